@@ -1,0 +1,3 @@
+"""emocause: emotion-cause-aware empathetic dialogue."""
+
+__version__ = "0.1.0"

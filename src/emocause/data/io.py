@@ -1,0 +1,153 @@
+"""Careful readers for dataset files.
+
+Every reader names the file and the line or record when something is wrong, recognises Git LFS and
+git-annex pointer files (a checkout without the real data), and never unpickles anything but plain data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pickle
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from emocause.errors import DataError
+
+_POINTER_PREFIXES = (b"version https://git-lfs.github.com/spec/", b"/annex/objects/", b"../.git/annex/")
+
+
+def check_file(path: Path) -> Path:
+    """Fail with a clear message unless `path` is a readable data file (not a missing file or a pointer)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found")
+    if not path.is_file():
+        raise DataError(path, "not a regular file")
+    with path.open("rb") as fh:
+        head = fh.read(200)
+    if any(head.startswith(p) or p in head[:60] for p in _POINTER_PREFIXES):
+        raise DataError(
+            path,
+            "this is a Git LFS / git-annex pointer, not the data itself",
+            expected="the real file (run `git lfs pull` or `git annex get` where it came from)",
+        )
+    return path
+
+
+def read_json(path: Path) -> Any:
+    check_file(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = exc.pos >= len(text.rstrip()) - 1
+        problem = "truncated JSON (the file ends early)" if truncated else f"invalid JSON: {exc.msg}"
+        raise DataError(path, problem, where=f"line {exc.lineno}, column {exc.colno}") from None
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, record) for each non-blank line of a JSON-lines file."""
+    check_file(path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, f"invalid JSON: {exc.msg}", where=f"line {lineno}", expected="one JSON object per line") from None
+
+
+def read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
+    """Rows of a CSV file as dicts of strings; fails if a required column is missing or a row is ragged."""
+    check_file(path)
+    required = list(required)
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(path, f"missing column(s) {missing}; found {header}", where="header", expected=f"columns {required}")
+        rows = []
+        for row in reader:
+            if None in row or any(row.get(c) is None for c in required):
+                raise DataError(path, "row has the wrong number of fields", where=f"line {reader.line_num}", expected=f"{len(header)} fields")
+            rows.append(row)
+    return rows
+
+
+def require(record: Mapping[str, Any], keys: Iterable[str], path: Path, where: str) -> None:
+    """Fail unless every key is present in a JSON record."""
+    if not isinstance(record, Mapping):
+        raise DataError(path, f"expected a JSON object, found {type(record).__name__}", where=where)
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise DataError(path, f"missing field(s) {missing}", where=where, expected=f"fields {list(keys)}")
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Unpickles NumPy object arrays and nothing else: no classes, no functions, no code."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "USbifu" or (value.dtype == object and all(_plain(v, depth + 1) for v in value.ravel()))
+    return False
+
+
+def load_npy_strings(path: Path) -> list[Any]:
+    """Load a `.npy` file of strings or (nested) lists of strings without trusting its pickle.
+
+    Object arrays are pickles that could run any code; this reader lets only NumPy's own array
+    reconstruction through and then checks that every element is a string or a list of strings.
+    """
+    check_file(path)
+    with path.open("rb") as fh:
+        try:
+            version = npy_format.read_magic(fh)
+            shape, _fortran, dtype = npy_format._read_array_header(fh, version)  # noqa: SLF001 - the public reader would unpickle
+        except ValueError as exc:
+            raise DataError(path, f"not a NumPy .npy file ({exc})") from None
+        if dtype.hasobject:
+            try:
+                array = _DataOnlyUnpickler(io.BytesIO(fh.read())).load()
+            except pickle.UnpicklingError as exc:
+                raise DataError(path, f"unsafe pickle: {exc}", expected="an array of strings or lists of strings") from None
+            except (EOFError, ValueError, TypeError) as exc:
+                raise DataError(path, f"corrupt or truncated pickle ({exc})") from None
+        else:
+            count = int(np.prod(shape)) if shape else 1
+            array = np.frombuffer(fh.read(), dtype=dtype, count=-1)
+            if array.size != count:
+                raise DataError(path, f"truncated array: {array.size} of {count} values")
+    if not isinstance(array, np.ndarray):
+        raise DataError(path, f"pickle holds a {type(array).__name__}", expected="a NumPy array")
+    items = array.tolist() if array.dtype != object else list(array.ravel())
+    for index, item in enumerate(items):
+        if not _plain(item):
+            raise DataError(path, f"element of type {type(item).__name__}", where=f"index {index}", expected="strings or lists of strings")
+    return [v.tolist() if isinstance(v, np.ndarray) else v for v in items]
