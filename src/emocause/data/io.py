@@ -64,8 +64,9 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise DataError(path, f"invalid JSON: {exc.msg}", where=f"line {lineno}", expected="one JSON object per line") from None
 
 
-def read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts of strings; fails if a required column is missing or a row is ragged."""
+def read_csv(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs of a CSV file, rows as dicts of strings; fails if a required column is
+    missing or a row is ragged. The line number is where the row ends (quoted fields may span lines)."""
     check_file(path)
     required = list(required)
     with path.open(encoding="utf-8", newline="") as fh:
@@ -78,7 +79,7 @@ def read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
         for row in reader:
             if None in row or any(row.get(c) is None for c in required):
                 raise DataError(path, "row has the wrong number of fields", where=f"line {reader.line_num}", expected=f"{len(header)} fields")
-            rows.append(row)
+            rows.append((reader.line_num, row))
     return rows
 
 
@@ -129,7 +130,8 @@ def load_npy_strings(path: Path) -> list[Any]:
     with path.open("rb") as fh:
         try:
             version = npy_format.read_magic(fh)
-            shape, _fortran, dtype = npy_format._read_array_header(fh, version)  # noqa: SLF001 - the public reader would unpickle
+            read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _fortran, dtype = read_header(fh)
         except ValueError as exc:
             raise DataError(path, f"not a NumPy .npy file ({exc})") from None
         if dtype.hasobject:

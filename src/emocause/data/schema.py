@@ -54,15 +54,17 @@ class Dialogue:
     situation: str | None = None
     cause_turns: list[int] = field(default_factory=list)
     """Dialogue-level cause turns (0-based), where a source labels causes of `emotion` as a whole."""
+    cause_spans: list[CauseSpan] = field(default_factory=list)
+    """Dialogue-level cause spans, where a source gives the cause text of `emotion` (ECC's cause sentence)."""
     cause_labels: Literal["gold", "silver"] | None = None
-    """Whether `cause_turns` are human annotations or a model's predictions; None when absent."""
+    """Whether the causes are human annotations (or the generating LLM's own) or a model's predictions."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_cause_labels(self) -> int:
-        """Labelled causes: dialogue-level cause turns plus every turn's evidence and spans."""
+        """Labelled causes: dialogue-level causes plus every turn's evidence (a "b" marker counts as one)."""
         per_turn = sum(len(t.cause_turns) + int(t.cause_outside) for t in self.turns)
-        return len(self.cause_turns) + per_turn
+        return max(len(self.cause_turns), len(self.cause_spans)) + per_turn
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

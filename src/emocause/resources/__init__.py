@@ -1,0 +1,1 @@
+"""Text resources: emotion taxonomies, lexicons and word vectors. Imports nothing else of emocause."""
