@@ -20,9 +20,9 @@ to train/valid/test (80/10/10) by a hash of its conv_id: stable across runs and 
 reply to one post lands in the same split.
 
 Each pair becomes a `Dialogue` (source "acnempathize_cause"): turn 0 is the post (speaker), its text the
-sentences joined by single spaces, its `cause_spans` the labelled sentences with exact offsets into that
-text, and `meta["sentences"]`, `meta["sentence_labels"]`; turn 1 is the reply (listener), whose
-`cause_turns` is [0] when the post has a labelled cause.
+sentences joined by single spaces, with `meta["sentences"]` and `meta["sentence_labels"]`; turn 1 is the
+reply (listener). As everywhere in the schema, the causes sit on the turn they explain: the reply's
+`cause_turns` is [0] and its `cause_spans` are the labelled post sentences, with offsets into the post.
 """
 
 from __future__ import annotations
@@ -64,20 +64,23 @@ def load(root: Path, split: str) -> LoadResult:
         where = f"line {line}, conv_id {conv_id}"
         if not conv_id:
             raise DataError(path, "empty conv_id", where=where)
+        # Every row is checked, whatever its split, so that a broken file fails for every split alike.
+        sentences, labels = _sentences_and_labels(row, path, where)
         if split_of(conv_id) != split:
             continue
-        dialogue = _dialogue(row, conv_id, path, where, split, result)
-        if dialogue is None:
+        if not any(s.strip() for s in sentences):
+            result.skip("post without text")
+            continue
+        if not row["reply"].strip():
+            result.skip("empty reply")
             continue
         replies_per_thread[conv_id] = replies_per_thread.get(conv_id, 0) + 1
-        dialogue.id = f"{conv_id}/{replies_per_thread[conv_id]}"
-        result.dialogues.append(dialogue)
+        dialogue_id = f"{conv_id}/{replies_per_thread[conv_id]}"
+        result.dialogues.append(_dialogue(dialogue_id, row, sentences, labels, split, result))
     return result
 
 
-def _dialogue(
-    row: dict[str, str], conv_id: str, path: Path, where: str, split: str, result: LoadResult
-) -> Dialogue | None:
+def _sentences_and_labels(row: dict[str, str], path: Path, where: str) -> tuple[list[str], list[int]]:
     sentences = _string_list(row["sentences"], "sentences", path, where)
     labels = _labels(row["labels"], path, where)
     if len(labels) != len(sentences):
@@ -87,27 +90,27 @@ def _dialogue(
             where=where,
             expected="one label per sentence",
         )
-    if not any(s.strip() for s in sentences):
-        result.skip("post without text")
-        return None
-    if not row["reply"].strip():
-        result.skip("empty reply")
-        return None
+    return sentences, labels
+
+
+def _dialogue(
+    dialogue_id: str,
+    row: dict[str, str],
+    sentences: list[str],
+    labels: list[int],
+    split: str,
+    result: LoadResult,
+) -> Dialogue:
     text, spans = _post_text(sentences, labels, result)
-    post = Turn(
-        role="speaker",
-        text=text,
-        cause_spans=spans,
-        meta={"sentences": sentences, "sentence_labels": labels},
-    )
-    reply = Turn(role="listener", text=row["reply"], cause_turns=[0] if spans else [])
+    post = Turn(role="speaker", text=text, meta={"sentences": sentences, "sentence_labels": labels})
+    reply = Turn(role="listener", text=row["reply"], cause_turns=[0] if spans else [], cause_spans=spans)
     return Dialogue(
-        id=conv_id,
+        id=dialogue_id,
         source=NAME,
         split=split,
         turns=[post, reply],
         cause_labels="gold",
-        meta={k: v for k, v in row.items() if k not in _REQUIRED} | {"conv_id": conv_id},
+        meta={k: v for k, v in row.items() if k not in ("sentences", "labels", "reply")},
     )
 
 

@@ -77,5 +77,6 @@ register(
         splits=("test",),
         files=lambda split: [QUERIES, GENERATIONS],
         loader=load_atomic,
+        expected={"test": 5_000},
     )
 )

@@ -56,5 +56,6 @@ register(
         splits=("train", "valid", "test"),
         files=lambda split: [FILE],
         loader=load_dailydialog,
+        expected={"train": 11_118, "valid": 1_000, "test": 1_000},
     )
 )

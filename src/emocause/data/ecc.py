@@ -143,6 +143,7 @@ register(
         splits=("valid", "test"),
         files=lambda split: [f"{FOLDER}/ECC_{_FILE_SPLIT[split]}_ALL.jsonl"],
         loader=load_ecc,
+        expected={"valid": 241, "test": 239},
     )
 )
 register(
@@ -152,5 +153,6 @@ register(
         splits=("train", "valid", "test"),
         files=lambda split: [f"{FOLDER}/npy/sys_{n}_texts.{_FILE_SPLIT[split]}.npy" for n in _ARRAYS],
         loader=load_ecc_examples,
+        expected={"train": 7_376, "valid": 854, "test": 896},
     )
 )

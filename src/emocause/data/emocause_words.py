@@ -38,7 +38,7 @@ SPLITS = ("valid", "test")
 _REQUIRED = ("conv_id", "tokenized_situation", "emotion", "annotation")
 _ED_COMMA = "_comma_"
 
-Offsets = tuple[int, int] | None
+_Offsets = tuple[int, int] | None
 
 
 def files(split: str) -> list[str]:
@@ -49,7 +49,9 @@ def load(root: Path, split: str) -> LoadResult:
     path = Path(root) / files(split)[0]
     records = read_json(path)
     if not isinstance(records, list):
-        raise DataError(path, f"top level is a JSON {type(records).__name__}", expected="a JSON list of records")
+        raise DataError(
+            path, f"top level is a JSON {type(records).__name__}", expected="a JSON list of records"
+        )
     result = LoadResult()
     seen: dict[str, int] = {}
     for index, record in enumerate(records):
@@ -103,7 +105,9 @@ def _dialogue(record: Any, path: Path, where: str, split: str, result: LoadResul
 
 def _emotion(value: Any, path: Path, where: str) -> str:
     if not isinstance(value, str):
-        raise DataError(path, f"emotion is a {type(value).__name__}", where=where, expected="an ED emotion label")
+        raise DataError(
+            path, f"emotion is a {type(value).__name__}", where=where, expected="an ED emotion label"
+        )
     # The release's ParlAI code spells the label candidates "__afraid__"; accept that spelling too.
     return label(ED, value.strip().strip("_"), path, where)
 
@@ -119,7 +123,9 @@ def _tokens(value: Any, path: Path, where: str) -> list[str]:
 
 def _annotation(value: Any, path: Path, where: str) -> list[tuple[str, int]]:
     if not isinstance(value, list):
-        raise DataError(path, f"annotation is a {type(value).__name__}", where=where, expected="a list of [word, index]")
+        raise DataError(
+            path, f"annotation is a {type(value).__name__}", where=where, expected="a list of [word, index]"
+        )
     pairs = []
     for item in value:
         valid = (
@@ -130,12 +136,14 @@ def _annotation(value: Any, path: Path, where: str) -> list[tuple[str, int]]:
             and not isinstance(item[1], bool)
         )
         if not valid:
-            raise DataError(path, f"bad annotation entry {item!r}", where=where, expected="[word, token index]")
+            raise DataError(
+                path, f"bad annotation entry {item!r}", where=where, expected="[word, token index]"
+            )
         pairs.append((item[0], item[1]))
     return pairs
 
 
-def _align(tokens: list[str], text: str) -> list[Offsets]:
+def _align(tokens: list[str], text: str) -> list[_Offsets]:
     """Character offsets of each token in `text`, in order; None for a token that cannot be placed.
 
     Only whitespace may separate consecutive placed tokens, except right after a token that could not
@@ -144,7 +152,7 @@ def _align(tokens: list[str], text: str) -> list[Offsets]:
     """
     fold = len(text.lower()) == len(text)
     haystack = text.lower() if fold else text
-    offsets: list[Offsets] = []
+    offsets: list[_Offsets] = []
     cursor = 0
     after_miss = False
     for token in tokens:
@@ -163,7 +171,11 @@ def _align(tokens: list[str], text: str) -> list[Offsets]:
 
 
 def _cause_spans(
-    annotation: list[tuple[str, int]], tokens: list[str], offsets: list[Offsets], text: str, result: LoadResult
+    annotation: list[tuple[str, int]],
+    tokens: list[str],
+    offsets: list[_Offsets],
+    text: str,
+    result: LoadResult,
 ) -> tuple[list[CauseSpan], list[int]]:
     spans: list[CauseSpan] = []
     indices: list[int] = []

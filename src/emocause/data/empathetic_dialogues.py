@@ -103,5 +103,6 @@ register(
         splits=("train", "valid", "test"),
         files=_files,
         loader=load_empathetic_dialogues,
+        expected={"train": 19_532, "valid": 2_769, "test": 2_546},
     )
 )

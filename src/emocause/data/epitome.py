@@ -68,5 +68,6 @@ register(
         splits=("all",),
         files=lambda split: [f"{FOLDER}/{name}" for name in MECHANISMS.values()],
         loader=load_epitome,
+        expected={"all": 3_084},
     )
 )

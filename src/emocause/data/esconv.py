@@ -61,5 +61,6 @@ register(
         splits=("train", "valid", "test"),
         files=lambda split: [f"{FOLDER}/{split}.json"],
         loader=load_esconv,
+        expected={"train": 910, "valid": 195, "test": 195},
     )
 )

@@ -64,6 +64,10 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise DataError(path, f"invalid JSON: {exc.msg}", where=f"line {lineno}", expected="one JSON object per line") from None
 
 
+# Posts and replies can be long; Python's default 128 KiB field limit is a format limit we do not share.
+csv.field_size_limit(2**31 - 1)
+
+
 def read_csv(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs of a CSV file, rows as dicts of strings; fails if a required column is
     missing or a row is ragged. The line number is where the row ends (quoted fields may span lines)."""
@@ -76,10 +80,13 @@ def read_csv(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, s
         if missing:
             raise DataError(path, f"missing column(s) {missing}; found {header}", where="header", expected=f"columns {required}")
         rows = []
-        for row in reader:
-            if None in row or any(row.get(c) is None for c in required):
-                raise DataError(path, "row has the wrong number of fields", where=f"line {reader.line_num}", expected=f"{len(header)} fields")
-            rows.append((reader.line_num, row))
+        try:
+            for row in reader:
+                if None in row or any(row.get(c) is None for c in required):
+                    raise DataError(path, "row has the wrong number of fields", where=f"line {reader.line_num}", expected=f"{len(header)} fields")
+                rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
     return rows
 
 

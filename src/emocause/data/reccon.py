@@ -119,6 +119,7 @@ register(
         splits=("train", "valid", "test"),
         files=lambda split: [f"{FOLDER}/dailydialog_{split}.json"],
         loader=load_reccon,
+        expected={"train": 834, "valid": 47, "test": 225},
     )
 )
 register(
@@ -128,5 +129,6 @@ register(
         splits=("valid", "test"),
         files=lambda split: [f"{FOLDER}/dailydialog_{split}.json", f"{FOLDER}/comet/reccon_dd_{_COMET_FILE[split]}_with_comet.json"],
         loader=load_reccon_comet,
+        expected={"valid": 47, "test": 225},
     )
 )

@@ -44,6 +44,8 @@ class DatasetSpec:
     loader: Loader
     available_offline: bool = True
     """False for corpora that the shared data root does not hold (tested on fixtures)."""
+    expected: dict[str, int] = field(default_factory=dict)
+    """Records per split that the distributed data holds (conversations, examples or queries)."""
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}

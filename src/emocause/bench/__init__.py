@@ -1,0 +1,1 @@
+"""Benchmark results: one row format, JSON files per benchmark, and the RESULTS.md report."""

@@ -1,0 +1,27 @@
+"""`emocause bench ...`: benchmarks that write rows to benchmarks/results/, and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from emocause.bench.results import read_anchors, read_results, render_report
+from emocause.cli import app
+
+bench_app = typer.Typer(help="Run benchmarks (rows into benchmarks/results/) and render benchmarks/RESULTS.md.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+BenchDir = Annotated[Path, typer.Option("--bench-dir", help="Folder holding results/ and anchors.yaml.")]
+
+
+@bench_app.command("report")
+def report(bench_dir: BenchDir = Path("benchmarks")) -> None:
+    """Regenerate RESULTS.md from every results/*.json, with the published numbers beside ours."""
+    rows = read_results(bench_dir / "results")
+    anchors = read_anchors(bench_dir / "anchors.yaml")
+    out = bench_dir / "RESULTS.md"
+    out.write_text(render_report(rows, anchors), encoding="utf-8")
+    Console().print(f"wrote {out} ({len(rows)} result rows, {len(anchors)} published numbers)")
