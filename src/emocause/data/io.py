@@ -99,6 +99,10 @@ def require(record: Mapping[str, Any], keys: Iterable[str], path: Path, where: s
         raise DataError(path, f"missing field(s) {missing}", where=where, expected=f"fields {list(keys)}")
 
 
+class _RefusedGlobal(pickle.UnpicklingError):
+    """The pickle names a class or function other than NumPy's array reconstruction."""
+
+
 class _DataOnlyUnpickler(pickle.Unpickler):
     """Unpickles NumPy object arrays and nothing else: no classes, no functions, no code."""
 
@@ -111,7 +115,7 @@ class _DataOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+            raise _RefusedGlobal(f"refusing to load {module}.{name}")
         return super().find_class(module, name)
 
 
@@ -144,9 +148,9 @@ def load_npy_strings(path: Path) -> list[Any]:
         if dtype.hasobject:
             try:
                 array = _DataOnlyUnpickler(io.BytesIO(fh.read())).load()
-            except pickle.UnpicklingError as exc:
+            except _RefusedGlobal as exc:
                 raise DataError(path, f"unsafe pickle: {exc}", expected="an array of strings or lists of strings") from None
-            except (EOFError, ValueError, TypeError) as exc:
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
                 raise DataError(path, f"corrupt or truncated pickle ({exc})") from None
         else:
             count = int(np.prod(shape)) if shape else 1

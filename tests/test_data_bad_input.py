@@ -1,0 +1,152 @@
+"""Bad input gets a DataError naming the file, the record and what was expected; unsafe pickles never load."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emocause.data import load
+from emocause.data.io import load_npy_strings
+from emocause.errors import DataError
+
+ED_HEADER = "conv_id,utterance_idx,context,prompt,speaker_role,utterance\n"
+INTENTS_HEADER = "conv_id,utterance_idx,situation_label,utterance_label\n"
+
+
+def _ed_root(tmp_path: Path, rows: str, header: str = ED_HEADER) -> Path:
+    folder = tmp_path / "empathetic_dialogues"
+    folder.mkdir(parents=True)
+    (folder / "train.csv").write_text(header + rows, encoding="utf-8")
+    (folder / "train_intents.csv").write_text(INTENTS_HEADER + "c1,1,sad,sad\nc1,2,sad,consoling\n", encoding="utf-8")
+    return tmp_path
+
+
+def _message(excinfo: pytest.ExceptionInfo[DataError]) -> str:
+    return str(excinfo.value)
+
+
+def test_small_valid_ed_file_loads(tmp_path: Path) -> None:
+    root = _ed_root(tmp_path, 'c1,1,sad,"I lost my dog, sadly.",speaker,My dog died.\nc1,2,sad,"I lost my dog, sadly.",listener,I am sorry.\n')
+    (dialogue,) = load("empathetic_dialogues", "train", root).dialogues
+    assert [t.text for t in dialogue.turns] == ["My dog died.", "I am sorry."]
+    assert dialogue.situation == "I lost my dog, sadly." and dialogue.turns[1].meta["intent"] == "consoling"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="train.csv: file not found"):
+        load("empathetic_dialogues", "train", tmp_path)
+
+
+def test_git_lfs_pointer(tmp_path: Path) -> None:
+    root = _ed_root(tmp_path, "")
+    (root / "empathetic_dialogues" / "train.csv").write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n", encoding="utf-8"
+    )
+    with pytest.raises(DataError, match="Git LFS / git-annex pointer"):
+        load("empathetic_dialogues", "train", root)
+
+
+def test_wrong_columns(tmp_path: Path) -> None:
+    root = _ed_root(tmp_path, "c1,1,sad,x,speaker\n", header="conv_id,utterance_idx,emotion,prompt,speaker_role\n")
+    with pytest.raises(DataError) as excinfo:
+        load("empathetic_dialogues", "train", root)
+    assert "missing column(s) ['context', 'utterance']" in _message(excinfo) and "header" in _message(excinfo)
+
+
+def test_unknown_label_names_the_line(tmp_path: Path) -> None:
+    root = _ed_root(tmp_path, "c1,1,sad,x,speaker,a\nc1,2,elated,x,listener,b\n")
+    with pytest.raises(DataError) as excinfo:
+        load("empathetic_dialogues", "train", root)
+    assert "line 3, conv_id c1" in _message(excinfo) and "unknown emotion label 'elated'" in _message(excinfo)
+
+
+def test_ragged_row(tmp_path: Path) -> None:
+    root = _ed_root(tmp_path, "c1,1,sad,x,speaker\n")
+    with pytest.raises(DataError, match=r"line 2.*wrong number of fields"):
+        load("empathetic_dialogues", "train", root)
+
+
+def _reccon_root(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "reccon").mkdir()
+    (tmp_path / "reccon" / "dailydialog_valid.json").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _reccon_dialogue(**overrides: object) -> str:
+    turn = {"turn": 1, "speaker": "A", "utterance": "I won the prize !", "emotion": "happines",
+            "expanded emotion cause evidence": [1], "expanded emotion cause span": ["won the prize"]}  # fmt: skip
+    turn.update(overrides)
+    return json.dumps({"d1": [[turn]]})
+
+
+def test_reccon_variant_label_is_normalised_and_span_located(tmp_path: Path) -> None:
+    (dialogue,) = load("reccon", "valid", _reccon_root(tmp_path, _reccon_dialogue())).dialogues
+    (turn,) = dialogue.turns
+    assert turn.emotion == "happiness" and turn.cause_turns == [0]
+    assert (turn.cause_spans[0].start, turn.cause_spans[0].end) == (2, 15)
+
+
+def test_reccon_truncated_json(tmp_path: Path) -> None:
+    root = _reccon_root(tmp_path, _reccon_dialogue()[:-7])
+    with pytest.raises(DataError, match=r"truncated JSON.*|line 1, column"):
+        load("reccon", "valid", root)
+
+
+def test_reccon_evidence_out_of_range(tmp_path: Path) -> None:
+    root = _reccon_root(tmp_path, _reccon_dialogue(**{"expanded emotion cause evidence": [4]}))
+    with pytest.raises(DataError) as excinfo:
+        load("reccon", "valid", root)
+    assert "dialogue d1, turn 1" in _message(excinfo) and "turn number 1..1 or 'b'" in _message(excinfo)
+
+
+def test_reccon_unknown_label(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="unknown emotion label 'bliss'"):
+        load("reccon", "valid", _reccon_root(tmp_path, _reccon_dialogue(emotion="bliss")))
+
+
+def _npy(path: Path, values: list[object]) -> Path:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    np.save(path, array, allow_pickle=True)
+    return path
+
+
+def test_npy_of_strings_and_lists_loads(tmp_path: Path) -> None:
+    path = _npy(tmp_path / "ok.npy", [["a", "b"], ["c"]])
+    assert load_npy_strings(path) == [["a", "b"], ["c"]]
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (shutil.rmtree, ("/nonexistent-emocause-target",))
+
+
+def test_npy_refuses_code_in_the_pickle(tmp_path: Path) -> None:
+    path = _npy(tmp_path / "evil.npy", [_Payload()])
+    with pytest.raises(DataError, match=r"unsafe pickle: refusing to load shutil\.rmtree"):
+        load_npy_strings(path)
+
+
+def test_npy_refuses_non_text_data(tmp_path: Path) -> None:
+    path = _npy(tmp_path / "dict.npy", ["fine", {"a": 1}])
+    with pytest.raises(DataError, match=r"\(index 1\): element of type dict"):
+        load_npy_strings(path)
+
+
+def test_npy_truncated(tmp_path: Path) -> None:
+    path = _npy(tmp_path / "cut.npy", ["some text"] * 50)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(DataError, match="corrupt or truncated pickle"):
+        load_npy_strings(path)
+
+
+def test_plain_pickle_is_not_an_npy(tmp_path: Path) -> None:
+    path = tmp_path / "x.npy"
+    path.write_bytes(pickle.dumps(["a"]))
+    with pytest.raises(DataError, match="not a NumPy .npy file"):
+        load_npy_strings(path)
