@@ -1,1 +1,1 @@
-"""Text resources: emotion taxonomies, lexicons and word vectors. Imports nothing else of emocause."""
+"""Text resources: emotion taxonomies, lexicons and word vectors. Above the base layer (errors, settings) only."""

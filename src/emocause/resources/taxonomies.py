@@ -48,7 +48,19 @@ ED = Taxonomy(
 
 ECC = Taxonomy(
     "ecc11",
-    ("happy", "excited", "confident", "relaxed", "proud", "angry", "frustrated", "sad", "guilty", "afraid", "neutral"),
+    (
+        "happy",
+        "excited",
+        "confident",
+        "relaxed",
+        "proud",
+        "angry",
+        "frustrated",
+        "sad",
+        "guilty",
+        "afraid",
+        "neutral",
+    ),
 )
 ECC_POSITIVE = ("happy", "excited", "confident", "relaxed", "proud")
 ECC_NEGATIVE = ("angry", "frustrated", "sad", "guilty", "afraid")
@@ -66,7 +78,19 @@ EKMAN = Taxonomy(
 
 ESCONV = Taxonomy(
     "esconv",
-    ("anxiety", "depression", "sadness", "anger", "fear", "disgust", "shame", "nervousness", "guilt", "jealousy", "pain"),
+    (
+        "anxiety",
+        "depression",
+        "sadness",
+        "anger",
+        "fear",
+        "disgust",
+        "shame",
+        "nervousness",
+        "guilt",
+        "jealousy",
+        "pain",
+    ),
 )
 
 # The ECC paper's Figure 6, category by category. The figure lays words out in table cells; multi-word
@@ -147,8 +171,8 @@ def ecc_category(word: str) -> str | None:
     if key in ECC_DICTIONARY:
         return ECC_DICTIONARY[key]
     for intensifier in ("very ", "so ", "really ", "feel ", "feels "):
-        if key.startswith(intensifier) and key[len(intensifier):] in ECC_DICTIONARY:
-            return ECC_DICTIONARY[key[len(intensifier):]]
+        if key.startswith(intensifier) and key[len(intensifier) :] in ECC_DICTIONARY:
+            return ECC_DICTIONARY[key[len(intensifier) :]]
     return None
 
 
@@ -157,12 +181,14 @@ def ecc_category(word: str) -> str | None:
 # furious ~ enraged (angry), prepared ~ organized (confident), trusting ~ trusted (happy). Note the dictionary itself files
 # "impressed" under neutral and "sentimental" under frustrated; we keep its choices.
 _ED_NOT_IN_DICTIONARY = {
-    "anticipating": "excited", "faithful": "proud", "furious": "angry", "prepared": "confident", "trusting": "happy",
+    "anticipating": "excited",
+    "faithful": "proud",
+    "furious": "angry",
+    "prepared": "confident",
+    "trusting": "happy",
 }
 ED_TO_ECC: dict[str, str] = {
-    label: ECC_DICTIONARY.get(label)
-    or _ED_NOT_IN_DICTIONARY[label]
-    for label in ED.labels
+    label: ECC_DICTIONARY.get(label) or _ED_NOT_IN_DICTIONARY[label] for label in ED.labels
 }
 
 # ED -> Ekman-7 (RECCON/DailyDialog). Positive ED emotions go to happiness; the self-conscious ones

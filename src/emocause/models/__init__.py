@@ -1,0 +1,1 @@
+"""Pretrained models: resolving a hub id or local folder to loaded weights (see `emocause.models.resolver`)."""
