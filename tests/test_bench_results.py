@@ -15,7 +15,15 @@ def _row(metric: str, value: float, model: str = "ours-small", dataset: str = "r
 
 
 def _anchor(metric: str, value: float, dataset: str = "reccon") -> Anchor:
-    return Anchor(task="cause_utterances", dataset=dataset, split="test", metric=metric, value=value, model="RoBERTa-base", source="RECCON")
+    return Anchor(
+        task="cause_utterances",
+        dataset=dataset,
+        split="test",
+        metric=metric,
+        value=value,
+        model="RoBERTa-base",
+        source="RECCON",
+    )
 
 
 def test_rows_round_trip(tmp_path: Path) -> None:
@@ -26,7 +34,9 @@ def test_rows_round_trip(tmp_path: Path) -> None:
 
 
 def test_report_says_where_we_stand() -> None:
-    report = render_report([_row("macro_f1", 0.70), _row("macro_f1", 0.78, model="ours-big")], [_anchor("macro_f1", 0.7651)])
+    report = render_report(
+        [_row("macro_f1", 0.70), _row("macro_f1", 0.78, model="ours-big")], [_anchor("macro_f1", 0.7651)]
+    )
     assert "| reccon | test | 100 | macro_f1 | 0.78 | ours-big | cpu | 1.5 | 2026-11-22 |  |" in report
     assert "our best 0.78 (ours-big, reccon test) is ahead of the best published 0.7651" in report
 
@@ -35,14 +45,21 @@ def test_lower_is_better_for_perplexity_and_data_caveat() -> None:
     ours = [ResultRow("gen", "reccon", "test", 10, "perplexity_subword", 12.0, "m", "cpu", 1.0, "2026-11-22")]
     theirs = [Anchor("gen", "ed", "test", "perplexity_subword", 11.0, "CAER", "paper")]
     report = render_report(ours, theirs)
-    assert "is behind the best published 11" in report and "different data: ours on reccon, theirs on ed" in report
+    assert (
+        "is behind the best published 11" in report
+        and "different data: ours on reccon, theirs on ed" in report
+    )
 
 
 def test_anchors_without_rows_are_listed(tmp_path: Path) -> None:
     path = tmp_path / "anchors.yaml"
     path.write_text("- {task: t, dataset: d, split: test, metric: f1, value: 0.5, model: M, source: S}\n")
     report = render_report([], read_anchors(path))
-    assert "## t" in report and "_No results of ours yet._" in report and "| d | test | f1 | 0.5 | M | S |  |" in report
+    assert (
+        "## t" in report
+        and "_No results of ours yet._" in report
+        and "| d | test | f1 | 0.5 | M | S |  |" in report
+    )
 
 
 def test_bad_results_file_is_named(tmp_path: Path) -> None:

@@ -13,7 +13,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_help_everywhere() -> None:
-    for args in ([], ["data"], ["data", "check"], ["data", "show"], ["bench", "report"]):
+    for args in (
+        [],
+        ["data"],
+        ["data", "check"],
+        ["data", "show"],
+        ["bench", "report"],
+        ["bench", "baselines"],
+        ["evaluate"],
+    ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -33,10 +41,26 @@ def test_data_check_fails_when_a_dataset_is_missing(tmp_path: Path) -> None:
 
 
 def test_data_show_highlights_on_fixtures() -> None:
-    result = runner.invoke(app, ["data", "show", "emocause", "--split", "test", "--n", "1", "--data-root", str(FIXTURES)])
+    result = runner.invoke(
+        app, ["data", "show", "emocause", "--split", "test", "--n", "1", "--data-root", str(FIXTURES)]
+    )
     assert result.exit_code == 0, result.output
     assert "emocause test" in result.output
-    as_json = runner.invoke(app, ["data", "show", "acnempathize_cause", "-s", "train", "-n", "2", "--json", "--data-root", str(FIXTURES)])
+    as_json = runner.invoke(
+        app,
+        [
+            "data",
+            "show",
+            "acnempathize_cause",
+            "-s",
+            "train",
+            "-n",
+            "2",
+            "--json",
+            "--data-root",
+            str(FIXTURES),
+        ],
+    )
     records = json.loads(as_json.output)
     assert len(records) == 2 and records[0]["turns"][1]["cause_spans"]
 
@@ -55,7 +79,9 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_bench_report_writes_results_md(tmp_path: Path) -> None:
     (tmp_path / "results").mkdir()
-    (tmp_path / "anchors.yaml").write_text("- {task: t, dataset: d, split: test, metric: f1, value: 0.5, model: M, source: S}\n")
+    (tmp_path / "anchors.yaml").write_text(
+        "- {task: t, dataset: d, split: test, metric: f1, value: 0.5, model: M, source: S}\n"
+    )
     result = runner.invoke(app, ["bench", "report", "--bench-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "## t" in (tmp_path / "RESULTS.md").read_text()

@@ -29,8 +29,12 @@ def test_defaults_then_yaml_then_overrides(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text("name: tiny\nepochs: 5\noptim:\n  lr: 1\n  schedule: constant\nout: runs/x\n")
     config = load_config(Recipe, path, {"epochs": 7})
-    assert config == Recipe(name="tiny", epochs=7, out=Path("runs/x"), optim=Optim(lr=1.0, schedule="constant"))
-    assert load_config(Recipe, tmp_path / "r.yaml") == load_config(Recipe, _roundtrip(tmp_path, load_config(Recipe, path)))
+    assert config == Recipe(
+        name="tiny", epochs=7, out=Path("runs/x"), optim=Optim(lr=1.0, schedule="constant")
+    )
+    assert load_config(Recipe, tmp_path / "r.yaml") == load_config(
+        Recipe, _roundtrip(tmp_path, load_config(Recipe, path))
+    )
 
 
 def _roundtrip(tmp_path: Path, config: Recipe) -> Path:

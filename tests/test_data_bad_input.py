@@ -22,7 +22,9 @@ def _ed_root(tmp_path: Path, rows: str, header: str = ED_HEADER) -> Path:
     folder = tmp_path / "empathetic_dialogues"
     folder.mkdir(parents=True)
     (folder / "train.csv").write_text(header + rows, encoding="utf-8")
-    (folder / "train_intents.csv").write_text(INTENTS_HEADER + "c1,1,sad,sad\nc1,2,sad,consoling\n", encoding="utf-8")
+    (folder / "train_intents.csv").write_text(
+        INTENTS_HEADER + "c1,1,sad,sad\nc1,2,sad,consoling\n", encoding="utf-8"
+    )
     return tmp_path
 
 
@@ -31,7 +33,10 @@ def _message(excinfo: pytest.ExceptionInfo[DataError]) -> str:
 
 
 def test_small_valid_ed_file_loads(tmp_path: Path) -> None:
-    root = _ed_root(tmp_path, 'c1,1,sad,"I lost my dog, sadly.",speaker,My dog died.\nc1,2,sad,"I lost my dog, sadly.",listener,I am sorry.\n')
+    root = _ed_root(
+        tmp_path,
+        'c1,1,sad,"I lost my dog, sadly.",speaker,My dog died.\nc1,2,sad,"I lost my dog, sadly.",listener,I am sorry.\n',
+    )
     (dialogue,) = load("empathetic_dialogues", "train", root).dialogues
     assert [t.text for t in dialogue.turns] == ["My dog died.", "I am sorry."]
     assert dialogue.situation == "I lost my dog, sadly." and dialogue.turns[1].meta["intent"] == "consoling"
@@ -52,7 +57,9 @@ def test_git_lfs_pointer(tmp_path: Path) -> None:
 
 
 def test_wrong_columns(tmp_path: Path) -> None:
-    root = _ed_root(tmp_path, "c1,1,sad,x,speaker\n", header="conv_id,utterance_idx,emotion,prompt,speaker_role\n")
+    root = _ed_root(
+        tmp_path, "c1,1,sad,x,speaker\n", header="conv_id,utterance_idx,emotion,prompt,speaker_role\n"
+    )
     with pytest.raises(DataError) as excinfo:
         load("empathetic_dialogues", "train", root)
     assert "missing column(s) ['context', 'utterance']" in _message(excinfo) and "header" in _message(excinfo)

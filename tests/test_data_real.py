@@ -10,7 +10,12 @@ from emocause.data import dataset_names, get_spec, load
 from emocause.data.check import check_datasets
 from emocause.resources.taxonomies import ECC, ED, EKMAN
 
-OFFLINE = [(name, split) for name in dataset_names() for split in get_spec(name).splits if get_spec(name).available_offline]
+OFFLINE = [
+    (name, split)
+    for name in dataset_names()
+    for split in get_spec(name).splits
+    if get_spec(name).available_offline
+]
 
 
 @pytest.mark.parametrize(("name", "split"), OFFLINE)
@@ -24,7 +29,9 @@ def test_empathetic_dialogues_joins_intents_and_silver_causes(real_root: Path) -
     result = load("empathetic_dialogues", "test", real_root)
     dialogues = result.dialogues
     assert all(d.emotion in ED.labels and d.situation for d in dialogues)
-    assert all(t.role == ("speaker" if i % 2 == 0 else "listener") for d in dialogues for i, t in enumerate(d.turns))
+    assert all(
+        t.role == ("speaker" if i % 2 == 0 else "listener") for d in dialogues for i, t in enumerate(d.turns)
+    )
     assert all("intent" in t.meta for d in dialogues for t in d.turns)
     with_causes = [d for d in dialogues if d.cause_turns]
     assert len(with_causes) > 2000 and all(d.cause_labels == "silver" for d in with_causes)
@@ -81,7 +88,9 @@ def test_esconv_strategies_and_epitome_mechanisms(real_root: Path) -> None:
     epitome = load("epitome", "all", real_root)
     levels = epitome.dialogues[0].turns[1].meta["mechanisms"]
     assert set(levels) == {"emotional_reactions", "interpretations", "explorations"}
-    assert epitome.problems["pair listed more than once (each rating kept as its own record, as released)"] == 61
+    assert (
+        epitome.problems["pair listed more than once (each rating kept as its own record, as released)"] == 61
+    )
 
 
 def test_dailydialog_and_atomic(real_root: Path) -> None:

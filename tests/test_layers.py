@@ -31,12 +31,18 @@ def _imports(path: Path) -> list[str]:
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names if node.module == "emocause"]
+            found += [node.module] + [
+                f"{node.module}.{alias.name}" for alias in node.names if node.module == "emocause"
+            ]
     return [name for name in found if name.startswith("emocause")]
 
 
 def test_every_module_is_in_a_layer() -> None:
-    tops = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    tops = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").exists()
+    }
     assert tops - {"__init__", "py"} <= set(LAYERS), tops - set(LAYERS)
 
 
@@ -45,5 +51,7 @@ def test_no_upward_imports() -> None:
     for path in PACKAGE.rglob("*.py"):
         module = "emocause." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
         own = _layer(module)
-        violations += [f"{module} (layer {own}) imports {name}" for name in _imports(path) if _layer(name) > own]
+        violations += [
+            f"{module} (layer {own}) imports {name}" for name in _imports(path) if _layer(name) > own
+        ]
     assert not violations, "\n".join(violations)

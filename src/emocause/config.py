@@ -44,7 +44,9 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         return value
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if annotation in (int, float, str, bool) and not (isinstance(value, annotation) and not (annotation is int and isinstance(value, bool))):
+    if annotation in (int, float, str, bool) and not (
+        isinstance(value, annotation) and not (annotation is int and isinstance(value, bool))
+    ):
         raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
     if annotation is Path:
         return Path(value)
@@ -87,6 +89,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
 
 def to_yaml(config: Any) -> str:
     """The config as a YAML recipe (saved beside checkpoints so a run can be reproduced)."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, Path):
             return str(value)

@@ -12,7 +12,9 @@ class EmocauseError(Exception):
 class DataError(EmocauseError):
     """A dataset file is missing, malformed or holds something other than what its format promises."""
 
-    def __init__(self, path: Path | str, problem: str, *, where: str | None = None, expected: str | None = None):
+    def __init__(
+        self, path: Path | str, problem: str, *, where: str | None = None, expected: str | None = None
+    ):
         self.path = Path(path)
         self.problem = problem
         self.where = where

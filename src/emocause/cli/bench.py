@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emocause.bench.results import read_anchors, read_results, render_report
+from emocause.bench.results import read_anchors, read_results, render_report, write_results
 from emocause.cli import app
 
-bench_app = typer.Typer(help="Run benchmarks (rows into benchmarks/results/) and render benchmarks/RESULTS.md.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Run benchmarks (rows into benchmarks/results/) and render benchmarks/RESULTS.md.",
+    no_args_is_help=True,
+)
 app.add_typer(bench_app, name="bench")
 
 BenchDir = Annotated[Path, typer.Option("--bench-dir", help="Folder holding results/ and anchors.yaml.")]
@@ -25,3 +28,18 @@ def report(bench_dir: BenchDir = Path("benchmarks")) -> None:
     out = bench_dir / "RESULTS.md"
     out.write_text(render_report(rows, anchors), encoding="utf-8")
     Console().print(f"wrote {out} ({len(rows)} result rows, {len(anchors)} published numbers)")
+
+
+@bench_app.command("baselines")
+def baselines(
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
+    ] = None,
+) -> None:
+    """Score the reference baselines (majority, random, self-cause, echo...) and write results/baselines.json."""
+    from emocause.bench.baselines import run_baselines
+
+    rows = run_baselines(data_root)
+    path = write_results("baselines", rows, bench_dir / "results")
+    Console().print(f"wrote {path} ({len(rows)} rows)")

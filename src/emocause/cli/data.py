@@ -18,12 +18,17 @@ from emocause.data import get_spec, load
 from emocause.data.check import SplitReport, check_datasets, n_checks
 from emocause.settings import DATA_ENV, data_root
 
-data_app = typer.Typer(help="Check the datasets under the data root and print examples.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Check the datasets under the data root and print examples.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 DataRoot = Annotated[
     Path | None,
-    typer.Option("--data-root", help=f"Folder holding the datasets (default: ${DATA_ENV}, else ../shared/data beside the checkout)."),
+    typer.Option(
+        "--data-root",
+        help=f"Folder holding the datasets (default: ${DATA_ENV}, else ../shared/data beside the checkout).",
+    ),
 ]
 _STATUS_STYLE = {"ok": "green", "missing": "red", "not offline": "yellow", "error": "bold red"}
 
@@ -31,10 +36,18 @@ _STATUS_STYLE = {"ok": "green", "missing": "red", "not offline": "yellow", "erro
 def _table(reports: list[SplitReport], root: Path) -> Table:
     table = Table(title=f"Datasets under {root}", show_lines=False)
     for column in ("dataset", "split", "status", "records", "turns", "cause labels", "expected", "notes"):
-        table.add_column(column, justify="right" if column in ("records", "turns", "cause labels", "expected") else "left", overflow="fold")
+        table.add_column(
+            column,
+            justify="right" if column in ("records", "turns", "cause labels", "expected") else "left",
+            overflow="fold",
+        )
     for r in reports:
         notes = r.notes or ([f"absent: {', '.join(r.missing_files)}"] if r.missing_files else [])
-        expected = "" if r.expected is None else (f"{r.expected:,}" + ("" if r.size_matches in (None, True) else " ✗"))
+        expected = (
+            ""
+            if r.expected is None
+            else (f"{r.expected:,}" + ("" if r.size_matches in (None, True) else " ✗"))
+        )
         table.add_row(
             r.dataset, r.split, f"[{_STATUS_STYLE[r.status]}]{r.status}[/]",
             f"{r.records:,}" if r.status == "ok" else "", f"{r.turns:,}" if r.status == "ok" else "",
@@ -46,7 +59,9 @@ def _table(reports: list[SplitReport], root: Path) -> Table:
 @data_app.command("check")
 def check(
     data_root_option: DataRoot = None,
-    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets (repeatable).")] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets (repeatable).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
 ) -> None:
     """For each dataset and split: present or missing, counts (records, turns, labelled causes), problems.
@@ -67,7 +82,9 @@ def check(
         console.print(_table(reports, root))
         offline = sorted({r.dataset for r in reports if r.status == "not offline"})
         if offline:
-            console.print(f"[yellow]Not distributed offline:[/] {', '.join(offline)} (loaders tested on fixtures; place the files under the data root to use them).")
+            console.print(
+                f"[yellow]Not distributed offline:[/] {', '.join(offline)} (loaders tested on fixtures; place the files under the data root to use them)."
+            )
     if any(r.status in ("missing", "error") or r.size_matches is False for r in reports):
         raise typer.Exit(1)
 
@@ -75,7 +92,9 @@ def check(
 @data_app.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="Dataset name, as listed by `emocause data check`.")],
-    split: Annotated[str | None, typer.Option("--split", "-s", help="Split (default: the dataset's first).")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", "-s", help="Split (default: the dataset's first).")
+    ] = None,
     n: Annotated[int, typer.Option("--n", "-n", min=1, help="How many examples.")] = 3,
     start: Annotated[int, typer.Option("--start", min=0, help="Index of the first example.")] = 0,
     data_root_option: DataRoot = None,

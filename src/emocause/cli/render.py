@@ -14,7 +14,9 @@ _CAUSE_STYLE = "bold black on yellow"
 def _turn_text(dialogue: Dialogue, index: int) -> Text:
     turn = dialogue.turns[index]
     text = Text(turn.text)
-    spans = [s for t in dialogue.turns for s in t.cause_spans if s.turn == index] + [s for s in dialogue.cause_spans if s.turn == index]
+    spans = [s for t in dialogue.turns for s in t.cause_spans if s.turn == index] + [
+        s for s in dialogue.cause_spans if s.turn == index
+    ]
     for span in spans:
         text.stylize(_CAUSE_STYLE, span.start, span.end)
     return text
@@ -28,7 +30,10 @@ def render_dialogue(dialogue: Dialogue) -> Panel:
     dialogue_causes = set(dialogue.cause_turns)
     for index, turn in enumerate(dialogue.turns):
         marker = "*" if index in dialogue_causes else " "
-        head = Text.assemble((f"{marker}{index:>2} ", "dim"), (f"{turn.speaker_name or turn.role:>9}", "cyan" if turn.role == "speaker" else "magenta"))
+        head = Text.assemble(
+            (f"{marker}{index:>2} ", "dim"),
+            (f"{turn.speaker_name or turn.role:>9}", "cyan" if turn.role == "speaker" else "magenta"),
+        )
         if turn.emotion and turn.emotion != "neutral":
             head.append(f" [{turn.emotion}]", style="bold green")
         line = Text.assemble(head, " ", _turn_text(dialogue, index))
@@ -36,7 +41,9 @@ def render_dialogue(dialogue: Dialogue) -> Panel:
         if causes:
             line.append(f"  ← caused by turn {', '.join(causes)}", style="yellow")
         lines.append(line)
-    title = f"{dialogue.source} {dialogue.split} {dialogue.id}" + (f" · {dialogue.emotion}" if dialogue.emotion else "")
+    title = f"{dialogue.source} {dialogue.split} {dialogue.id}" + (
+        f" · {dialogue.emotion}" if dialogue.emotion else ""
+    )
     subtitle = f"* = cause turns ({dialogue.cause_labels})" if dialogue.cause_turns else None
     return Panel(Group(*lines), title=title, subtitle=subtitle, title_align="left")
 

@@ -29,8 +29,17 @@ def _read_queries(path: Path) -> list[KnowledgeRecord]:
             query, tab, tails = text.rstrip("\n").partition("\t")
             head, at, relation = query.partition(" @@ ")
             if not (tab and at and head and relation):
-                raise DataError(path, "malformed row", where=f"line {line}", expected="'head @@ relation<TAB>tail| tail| ...'")
-            records.append(KnowledgeRecord(head=head, relation=relation, tails=[t.strip() for t in tails.split("|") if t.strip()]))
+                raise DataError(
+                    path,
+                    "malformed row",
+                    where=f"line {line}",
+                    expected="'head @@ relation<TAB>tail| tail| ...'",
+                )
+            records.append(
+                KnowledgeRecord(
+                    head=head, relation=relation, tails=[t.strip() for t in tails.split("|") if t.strip()]
+                )
+            )
     return records
 
 
@@ -44,9 +53,13 @@ def read_atomic_triples(path: Path) -> list[KnowledgeRecord]:
                 continue
             fields = text.rstrip("\n").split("\t")
             if len(fields) != 3:
-                raise DataError(path, f"{len(fields)} fields", where=f"line {line}", expected="head<TAB>relation<TAB>tail")
+                raise DataError(
+                    path, f"{len(fields)} fields", where=f"line {line}", expected="head<TAB>relation<TAB>tail"
+                )
             head, relation, tail = fields
-            record = grouped.setdefault((head, relation), KnowledgeRecord(head=head, relation=relation, tails=[], split=path.stem))
+            record = grouped.setdefault(
+                (head, relation), KnowledgeRecord(head=head, relation=relation, tails=[], split=path.stem)
+            )
             record.tails.append(tail)
     return list(grouped.values())
 

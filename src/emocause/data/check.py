@@ -60,5 +60,3 @@ def check_datasets(root: Path, names: list[str] | None = None) -> Iterator[Split
 
 def n_checks(names: list[str] | None = None) -> int:
     return sum(len(get_spec(n).splits) for n in names or dataset_names())
-
-

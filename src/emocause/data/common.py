@@ -13,7 +13,12 @@ def label(taxonomy: Taxonomy, value: str, path: Path, where: str) -> str:
     """The canonical label of `value`, or a DataError naming the record and the accepted labels."""
     canonical = taxonomy.normalize(value)
     if canonical is None:
-        raise DataError(path, f"unknown emotion label {value!r}", where=where, expected=f"one of the {taxonomy.name} labels {list(taxonomy.labels)}")
+        raise DataError(
+            path,
+            f"unknown emotion label {value!r}",
+            where=where,
+            expected=f"one of the {taxonomy.name} labels {list(taxonomy.labels)}",
+        )
     return canonical
 
 
@@ -22,7 +27,7 @@ def locate(text: str, fragment: str, turn: int) -> CauseSpan | None:
     fragment = fragment.strip()
     start = text.find(fragment)
     if start < 0:
-        fragment = fragment.strip('"\'').strip()
+        fragment = fragment.strip("\"'").strip()
         start = text.lower().find(fragment.lower()) if fragment else -1
     if start < 0:
         return None

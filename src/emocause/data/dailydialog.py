@@ -26,7 +26,9 @@ def load_dailydialog(root: Path, split: str) -> LoadResult:
         where = f"line {line}"
         require(record, _FIELDS, path, where)
         if record["split"] not in _SPLITS:
-            raise DataError(path, f"split {record['split']!r}", where=where, expected=f"one of {list(_SPLITS)}")
+            raise DataError(
+                path, f"split {record['split']!r}", where=where, expected=f"one of {list(_SPLITS)}"
+            )
         if _SPLITS[record["split"]] != split:
             continue
         lengths = {len(record[k]) for k in ("utterances", "speakers", "emotions", "acts")}
@@ -41,10 +43,18 @@ def load_dailydialog(root: Path, split: str) -> LoadResult:
                 speaker_name=speaker,
                 meta={"acts": acts},
             )
-            for i, (text, speaker, emotion, acts) in enumerate(zip(record["utterances"], record["speakers"], record["emotions"], record["acts"]))
+            for i, (text, speaker, emotion, acts) in enumerate(
+                zip(record["utterances"], record["speakers"], record["emotions"], record["acts"])
+            )
         ]
         result.dialogues.append(
-            Dialogue(id=record["dialogue_id"], source="dailydialog", split=split, turns=turns, meta={"topic": record.get("topic")})
+            Dialogue(
+                id=record["dialogue_id"],
+                source="dailydialog",
+                split=split,
+                turns=turns,
+                meta={"topic": record.get("topic")},
+            )
         )
     return result
 

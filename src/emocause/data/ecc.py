@@ -25,7 +25,7 @@ from emocause.resources.taxonomies import ECC, ecc_category
 
 FOLDER = "ecc"
 _FILE_SPLIT = {"train": "train", "valid": "dev", "test": "test"}
-_PAIR = re.compile(r'^\s*Emotion:\s*"?(?P<emotion>.*?)"?\s*\n\s*Cause:\s*"?(?P<cause>.*?)"?\s*$', re.S)
+_PAIR = re.compile(r'^\s*Emotion:\s*"?(?P<emotion>.*?)"?\s*\n\s*Cause:\s*"?(?P<cause>.*?)"?\s*$', re.DOTALL)
 _FIELDS = ("doc_id", "pairs", "EC_pair_clause", "dialogue", "head", "tail", "narrative")
 _ARRAYS = ("dialog", "target", "situation", "emotion", "ecpairs")
 
@@ -36,12 +36,16 @@ def parse_pair_clause(text: str) -> tuple[str, str] | None:
     return (match["emotion"], match["cause"]) if match else None
 
 
-def _dialogue_from_record(record: dict[str, Any], split: str, path: Path, where: str, result: LoadResult) -> Dialogue:
+def _dialogue_from_record(
+    record: dict[str, Any], split: str, path: Path, where: str, result: LoadResult
+) -> Dialogue:
     require(record, _FIELDS, path, where)
     raws = record["dialogue"]
     pairs = record["pairs"]
     if not (isinstance(pairs, list) and pairs and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
-        raise DataError(path, f"pairs {pairs!r}", where=where, expected="[[emotion_turn, cause_turn], ...] (1-based)")
+        raise DataError(
+            path, f"pairs {pairs!r}", where=where, expected="[[emotion_turn, cause_turn], ...] (1-based)"
+        )
     for i, raw in enumerate(raws):
         require(raw, ("speaker", "utterance", "emotion"), path, f"{where}, turn {i + 1}")
     emotion_turn = pairs[0][0] - 1
@@ -62,7 +66,9 @@ def _dialogue_from_record(record: dict[str, Any], split: str, path: Path, where:
         raise DataError(path, "EC_pair_clause is not 'Emotion: ...\\nCause: ...'", where=where)
     for emotion_number, cause_number in pairs:
         if not (1 <= emotion_number <= len(turns) and 1 <= cause_number <= len(turns)):
-            raise DataError(path, f"pair {[emotion_number, cause_number]} outside {len(turns)} turns", where=where)
+            raise DataError(
+                path, f"pair {[emotion_number, cause_number]} outside {len(turns)} turns", where=where
+            )
         turn = turns[emotion_number - 1]
         turn.cause_turns.append(cause_number - 1)
         span = locate(turns[cause_number - 1].text, sentences[1], cause_number - 1)
@@ -99,7 +105,10 @@ def _example(index: int, arrays: dict[str, Any], split: str, path: Path, result:
         raise DataError(path, "context is not a list of strings", where=where)
     texts = [*context, arrays["target"][index]]
     # The response to generate is the listener's; the context alternates back from the sharer's last turn.
-    turns = [Turn(role=role, text=text) for role, text in zip(alternating_roles(len(texts), last="listener"), texts)]
+    turns = [
+        Turn(role=role, text=text)
+        for role, text in zip(alternating_roles(len(texts), last="listener"), texts)
+    ]
     sentences = parse_pair_clause(arrays["ecpairs"][index])
     if sentences is None:
         raise DataError(path, "ecpairs entry is not 'Emotion: ...\\nCause: ...'", where=where)
@@ -131,7 +140,11 @@ def load_ecc_examples(root: Path, split: str) -> LoadResult:
     arrays = {name: load_npy_strings(path) for name, path in paths.items()}
     sizes = {name: len(values) for name, values in arrays.items()}
     if len(set(sizes.values())) != 1:
-        raise DataError(folder, f"arrays of {split} differ in length: {sizes}", expected="one entry per example in every array")
+        raise DataError(
+            folder,
+            f"arrays of {split} differ in length: {sizes}",
+            expected="one entry per example in every array",
+        )
     result.dialogues = [_example(i, arrays, split, paths["dialog"], result) for i in range(sizes["dialog"])]
     return result
 

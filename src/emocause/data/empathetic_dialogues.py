@@ -35,7 +35,9 @@ def _turn_index(value: str, path: Path, line: int) -> int:
     except ValueError:
         raise DataError(path, f"utterance_idx {value!r} is not a number", where=f"line {line}") from None
     if index < 1:
-        raise DataError(path, f"utterance_idx {index} is below 1", where=f"line {line}", expected="1-based turn numbers")
+        raise DataError(
+            path, f"utterance_idx {index} is below 1", where=f"line {line}", expected="1-based turn numbers"
+        )
     return index
 
 
@@ -49,10 +51,22 @@ def _read_dialogues(path: Path, split: str) -> dict[str, Dialogue]:
         emotion = label(ED, row["context"], path, where)
         dialogue = dialogues.get(row["conv_id"])
         if dialogue is None:
-            dialogue = Dialogue(id=row["conv_id"], source="empathetic_dialogues", split=split, turns=[], emotion=emotion, situation=row["prompt"])
+            dialogue = Dialogue(
+                id=row["conv_id"],
+                source="empathetic_dialogues",
+                split=split,
+                turns=[],
+                emotion=emotion,
+                situation=row["prompt"],
+            )
             dialogues[row["conv_id"]] = dialogue
         if _turn_index(row["utterance_idx"], path, line) != len(dialogue.turns) + 1:
-            raise DataError(path, f"turn {row['utterance_idx']} out of order", where=where, expected=f"turn {len(dialogue.turns) + 1}")
+            raise DataError(
+                path,
+                f"turn {row['utterance_idx']} out of order",
+                where=where,
+                expected=f"turn {len(dialogue.turns) + 1}",
+            )
         dialogue.turns.append(Turn(role=role, text=row["utterance"]))  # type: ignore[arg-type]
     return dialogues
 
@@ -80,7 +94,11 @@ def _join_causes(path: Path, dialogues: dict[str, Dialogue], result: LoadResult)
             continue
         causes = record["emotion_cause"]
         if not all(isinstance(c, int) and 0 <= c < len(dialogue.turns) for c in causes):
-            raise DataError(path, f"emotion_cause {causes} outside the dialogue's {len(dialogue.turns)} turns", where=f"line {line}")
+            raise DataError(
+                path,
+                f"emotion_cause {causes} outside the dialogue's {len(dialogue.turns)} turns",
+                where=f"line {line}",
+            )
         dialogue.cause_turns = sorted(causes)
         dialogue.cause_labels = "silver"
 

@@ -33,11 +33,17 @@ def _level(value: str, path: Path, line: int) -> int:
 
 def load_epitome(root: Path, split: str) -> LoadResult:
     result = LoadResult()
-    tables = {mechanism: read_csv(root / FOLDER / filename, _COLUMNS) for mechanism, filename in MECHANISMS.items()}
+    tables = {
+        mechanism: read_csv(root / FOLDER / filename, _COLUMNS) for mechanism, filename in MECHANISMS.items()
+    }
     reference_name, reference = next(iter(tables.items()))
     for mechanism, rows in tables.items():
         if len(rows) != len(reference):
-            raise DataError(root / FOLDER / MECHANISMS[mechanism], f"{len(rows)} rows but {reference_name} has {len(reference)}", expected="the three files rating the same pairs row by row")
+            raise DataError(
+                root / FOLDER / MECHANISMS[mechanism],
+                f"{len(rows)} rows but {reference_name} has {len(reference)}",
+                expected="the three files rating the same pairs row by row",
+            )
     seen: set[tuple[str, str]] = set()
     for index, (_line, first) in enumerate(reference):
         key = (first["sp_id"], first["rp_id"])
@@ -49,14 +55,27 @@ def load_epitome(root: Path, split: str) -> LoadResult:
             line, row = rows[index]
             path = root / FOLDER / MECHANISMS[mechanism]
             if (row["sp_id"], row["rp_id"]) != key:
-                raise DataError(path, f"pair {row['sp_id']}/{row['rp_id']} where {reference_name} has {key[0]}/{key[1]}", where=f"line {line}", expected="the same pairs in the same order in all three files")
+                raise DataError(
+                    path,
+                    f"pair {row['sp_id']}/{row['rp_id']} where {reference_name} has {key[0]}/{key[1]}",
+                    where=f"line {line}",
+                    expected="the same pairs in the same order in all three files",
+                )
             # The files often differ in white space only; that is no disagreement worth reporting.
             if row["response_post"].split() != first["response_post"].split():
                 result.problem("response text differs between mechanism files (first file's text kept)")
             rationales = [r for r in row["rationales"].split("|") if r.strip()]
-            response.meta["mechanisms"][mechanism] = {"level": _level(row["level"], path, line), "rationales": rationales}
+            response.meta["mechanisms"][mechanism] = {
+                "level": _level(row["level"], path, line),
+                "rationales": rationales,
+            }
         result.dialogues.append(
-            Dialogue(id=f"{key[0]}/{key[1]}#{index}", source="epitome", split=split, turns=[Turn(role="speaker", text=first["seeker_post"]), response])
+            Dialogue(
+                id=f"{key[0]}/{key[1]}#{index}",
+                source="epitome",
+                split=split,
+                turns=[Turn(role="speaker", text=first["seeker_post"]), response],
+            )
         )
     return result
 

@@ -32,12 +32,22 @@ def load_esconv(root: Path, split: str) -> LoadResult:
         for i, raw in enumerate(record["dialog"]):
             require(raw, ("text", "speaker"), path, f"{where}, turn {i + 1}")
             if raw["speaker"] not in _ROLES:
-                raise DataError(path, f"speaker {raw['speaker']!r}", where=f"{where}, turn {i + 1}", expected="'usr' or 'sys'")
+                raise DataError(
+                    path,
+                    f"speaker {raw['speaker']!r}",
+                    where=f"{where}, turn {i + 1}",
+                    expected="'usr' or 'sys'",
+                )
             turn = Turn(role=_ROLES[raw["speaker"]], text=raw["text"], speaker_name=raw["speaker"])  # type: ignore[arg-type]
             strategy = raw.get("strategy")
             if strategy is not None:
                 if strategy not in STRATEGIES:
-                    raise DataError(path, f"strategy {strategy!r}", where=f"{where}, turn {i + 1}", expected=f"one of {list(STRATEGIES)}")
+                    raise DataError(
+                        path,
+                        f"strategy {strategy!r}",
+                        where=f"{where}, turn {i + 1}",
+                        expected=f"one of {list(STRATEGIES)}",
+                    )
                 turn.meta["strategy"] = strategy
             turns.append(turn)
         result.dialogues.append(

@@ -12,7 +12,7 @@ import json
 import pickle
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -61,7 +61,12 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             try:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(path, f"invalid JSON: {exc.msg}", where=f"line {lineno}", expected="one JSON object per line") from None
+                raise DataError(
+                    path,
+                    f"invalid JSON: {exc.msg}",
+                    where=f"line {lineno}",
+                    expected="one JSON object per line",
+                ) from None
 
 
 # Posts and replies can be long; Python's default 128 KiB field limit is a format limit we do not share.
@@ -78,12 +83,22 @@ def read_csv(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, s
         header = reader.fieldnames or []
         missing = [c for c in required if c not in header]
         if missing:
-            raise DataError(path, f"missing column(s) {missing}; found {header}", where="header", expected=f"columns {required}")
+            raise DataError(
+                path,
+                f"missing column(s) {missing}; found {header}",
+                where="header",
+                expected=f"columns {required}",
+            )
         rows = []
         try:
             for row in reader:
                 if None in row or any(row.get(c) is None for c in required):
-                    raise DataError(path, "row has the wrong number of fields", where=f"line {reader.line_num}", expected=f"{len(header)} fields")
+                    raise DataError(
+                        path,
+                        "row has the wrong number of fields",
+                        where=f"line {reader.line_num}",
+                        expected=f"{len(header)} fields",
+                    )
                 rows.append((reader.line_num, row))
         except csv.Error as exc:
             raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
@@ -106,12 +121,14 @@ class _RefusedGlobal(pickle.UnpicklingError):
 class _DataOnlyUnpickler(pickle.Unpickler):
     """Unpickles NumPy object arrays and nothing else: no classes, no functions, no code."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
+    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
@@ -127,7 +144,9 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_plain(v, depth + 1) for v in value)
     if isinstance(value, np.ndarray):
-        return value.dtype.kind in "USbifu" or (value.dtype == object and all(_plain(v, depth + 1) for v in value.ravel()))
+        return value.dtype.kind in "USbifu" or (
+            value.dtype == object and all(_plain(v, depth + 1) for v in value.ravel())
+        )
     return False
 
 
@@ -141,7 +160,9 @@ def load_npy_strings(path: Path) -> list[Any]:
     with path.open("rb") as fh:
         try:
             version = npy_format.read_magic(fh)
-            read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            read_header = (
+                npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            )
             shape, _fortran, dtype = read_header(fh)
         except ValueError as exc:
             raise DataError(path, f"not a NumPy .npy file ({exc})") from None
@@ -149,7 +170,9 @@ def load_npy_strings(path: Path) -> list[Any]:
             try:
                 array = _DataOnlyUnpickler(io.BytesIO(fh.read())).load()
             except _RefusedGlobal as exc:
-                raise DataError(path, f"unsafe pickle: {exc}", expected="an array of strings or lists of strings") from None
+                raise DataError(
+                    path, f"unsafe pickle: {exc}", expected="an array of strings or lists of strings"
+                ) from None
             except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
                 raise DataError(path, f"corrupt or truncated pickle ({exc})") from None
         else:
@@ -162,5 +185,10 @@ def load_npy_strings(path: Path) -> list[Any]:
     items = array.tolist() if array.dtype != object else list(array.ravel())
     for index, item in enumerate(items):
         if not _plain(item):
-            raise DataError(path, f"element of type {type(item).__name__}", where=f"index {index}", expected="strings or lists of strings")
+            raise DataError(
+                path,
+                f"element of type {type(item).__name__}",
+                where=f"index {index}",
+                expected="strings or lists of strings",
+            )
     return [v.tolist() if isinstance(v, np.ndarray) else v for v in items]

@@ -24,7 +24,7 @@ SPANS = "expanded emotion cause span"
 _COMET_FILE = {"valid": "dev", "test": "test"}
 
 
-def _turn(raw: dict[str, Any], first_speaker: str, path: Path, where: str) -> Turn:
+def _turn(raw: dict[str, Any], first_speaker: str | None, path: Path, where: str) -> Turn:
     require(raw, ("speaker", "utterance", "emotion"), path, where)
     turn = Turn(
         role="speaker" if raw["speaker"] == first_speaker else "listener",
@@ -37,19 +37,31 @@ def _turn(raw: dict[str, Any], first_speaker: str, path: Path, where: str) -> Tu
     return turn
 
 
-def _attach_causes(turns: list[Turn], raws: list[dict[str, Any]], path: Path, dialogue_id: str, result: LoadResult) -> None:
+def _attach_causes(
+    turns: list[Turn], raws: list[dict[str, Any]], path: Path, dialogue_id: str, result: LoadResult
+) -> None:
     for index, (turn, raw) in enumerate(zip(turns, raws)):
         evidence = raw.get(EVIDENCE) or []
         spans = raw.get(SPANS) or []
         where = f"dialogue {dialogue_id}, turn {index + 1}"
         if len(spans) != len(evidence):
-            raise DataError(path, f"{len(evidence)} evidence turns but {len(spans)} spans", where=where, expected="one span per evidence turn")
+            raise DataError(
+                path,
+                f"{len(evidence)} evidence turns but {len(spans)} spans",
+                where=where,
+                expected="one span per evidence turn",
+            )
         for source, span in zip(evidence, spans):
             if source == "b":
                 turn.cause_outside = True
                 continue
             if not isinstance(source, int) or not 1 <= source <= len(turns):
-                raise DataError(path, f"cause evidence {source!r}", where=where, expected=f"a turn number 1..{len(turns)} or 'b'")
+                raise DataError(
+                    path,
+                    f"cause evidence {source!r}",
+                    where=where,
+                    expected=f"a turn number 1..{len(turns)} or 'b'",
+                )
             if source - 1 not in turn.cause_turns:
                 turn.cause_turns.append(source - 1)
             located = locate(turns[source - 1].text, span, source - 1)
@@ -63,16 +75,26 @@ def _read_split(root: Path, split: str, result: LoadResult) -> list[Dialogue]:
     path = root / FOLDER / f"dailydialog_{split}.json"
     data = read_json(path)
     if not isinstance(data, dict):
-        raise DataError(path, f"top level is a {type(data).__name__}", expected="an object {dialogue_id: [[turn, ...]]}")
+        raise DataError(
+            path, f"top level is a {type(data).__name__}", expected="an object {dialogue_id: [[turn, ...]]}"
+        )
     dialogues = []
     for dialogue_id, wrapped in data.items():
-        if not (isinstance(wrapped, list) and len(wrapped) == 1 and isinstance(wrapped[0], list) and wrapped[0]):
-            raise DataError(path, "dialogue is not a one-element list of turns", where=f"dialogue {dialogue_id}")
+        if not (
+            isinstance(wrapped, list) and len(wrapped) == 1 and isinstance(wrapped[0], list) and wrapped[0]
+        ):
+            raise DataError(
+                path, "dialogue is not a one-element list of turns", where=f"dialogue {dialogue_id}"
+            )
         raws = wrapped[0]
         first = raws[0].get("speaker") if isinstance(raws[0], dict) else None
-        turns = [_turn(raw, first, path, f"dialogue {dialogue_id}, turn {i + 1}") for i, raw in enumerate(raws)]
+        turns = [
+            _turn(raw, first, path, f"dialogue {dialogue_id}, turn {i + 1}") for i, raw in enumerate(raws)
+        ]
         _attach_causes(turns, raws, path, dialogue_id, result)
-        dialogues.append(Dialogue(id=dialogue_id, source="reccon", split=split, turns=turns, cause_labels="gold"))
+        dialogues.append(
+            Dialogue(id=dialogue_id, source="reccon", split=split, turns=turns, cause_labels="gold")
+        )
     return dialogues
 
 
@@ -127,7 +149,10 @@ register(
         name="reccon_comet",
         description="RECCON-DD valid/test with COMET-ATOMIC-2020 (BART) inferences, 10 relations x 5, per turn",
         splits=("valid", "test"),
-        files=lambda split: [f"{FOLDER}/dailydialog_{split}.json", f"{FOLDER}/comet/reccon_dd_{_COMET_FILE[split]}_with_comet.json"],
+        files=lambda split: [
+            f"{FOLDER}/dailydialog_{split}.json",
+            f"{FOLDER}/comet/reccon_dd_{_COMET_FILE[split]}_with_comet.json",
+        ],
         loader=load_reccon_comet,
         expected={"valid": 47, "test": 225},
     )
