@@ -66,3 +66,25 @@ def test_bad_recipes_are_named(tmp_path: Path, text: str, message: str) -> None:
 def test_missing_recipe(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(Recipe, tmp_path / "none.yaml")
+
+
+def test_packaged_training_recipes_load() -> None:
+    from importlib.resources import files
+
+    from emocause.config import load_config
+    from emocause.errors import ConfigError
+    from emocause.training.recipes import builtin_config, get_recipe, parse_overrides
+
+    method_of = {"emotion": "emotion", "ece": "ece", "cee": "cee", "empathy": "empathy_cause"}
+    packaged = sorted(Path(str(files("emocause") / "configs")).glob("*.yaml"))
+    assert len(packaged) >= 5
+    for path in packaged:
+        recipe = get_recipe(method_of[path.stem.split("-")[0]])
+        settings = load_config(recipe.config, builtin_config(path.stem), parse_overrides(["train.epochs=1"]))
+        assert settings.train.epochs == 1 and settings.train.batch_size > 0  # the override kept its siblings
+    with pytest.raises(ConfigError, match="packaged configs are"):
+        builtin_config("no-such-recipe")
+    with pytest.raises(ConfigError, match="not key=value"):
+        parse_overrides(["epochs"])
+    with pytest.raises(ConfigError, match="unknown method"):
+        get_recipe("gpt")

@@ -12,8 +12,9 @@ LAYERS = {
     "data": 2,
     "models": 3,
     "metrics": 4,
-    "evaluation": 5, "bench": 5,
-    "cli": 6,
+    "training": 5, "evaluation": 5, "bench": 5,
+    "pipeline": 6,
+    "cli": 7,
 }  # fmt: skip
 
 

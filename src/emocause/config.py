@@ -70,7 +70,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
-    """The dataclass defaults, updated by a YAML recipe, then by explicit overrides (e.g. CLI options)."""
+    """The dataclass defaults, updated by a YAML recipe, then by overrides (dotted keys reach nested configs)."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -83,7 +83,16 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of option: value at the top level")
         data.update(loaded or {})
-    data.update(overrides or {})
+    for key, value in (overrides or {}).items():
+        # A dotted key ("train.epochs") sets one field of a nested config and keeps its siblings.
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
     return from_dict(cls, data, where=str(path) if path else "config")
 
 

@@ -7,6 +7,7 @@ from emocause.data import (  # noqa: F401 - imported for their registrations
     acnempathize,
     atomic,
     dailydialog,
+    derived,
     ecc,
     emocause_words,
     empathetic_dialogues,

@@ -101,16 +101,26 @@ def _dialogue(
     split: str,
     result: LoadResult,
 ) -> Dialogue:
+    meta = {k: v for k, v in row.items() if k not in ("sentences", "labels", "reply")}
+    return post_reply_dialogue(dialogue_id, NAME, split, sentences, labels, row["reply"], meta, result)
+
+
+def post_reply_dialogue(
+    dialogue_id: str,
+    source: str,
+    split: str,
+    sentences: list[str],
+    labels: list[int],
+    reply: str,
+    meta: dict[str, Any],
+    result: LoadResult,
+) -> Dialogue:
+    """The empathy-cause layout: a post turn (its sentences and 0/1 labels in meta) and the reply turn."""
     text, spans = _post_text(sentences, labels, result)
     post = Turn(role="speaker", text=text, meta={"sentences": sentences, "sentence_labels": labels})
-    reply = Turn(role="listener", text=row["reply"], cause_turns=[0] if spans else [], cause_spans=spans)
+    answer = Turn(role="listener", text=reply, cause_turns=[0] if spans else [], cause_spans=spans)
     return Dialogue(
-        id=dialogue_id,
-        source=NAME,
-        split=split,
-        turns=[post, reply],
-        cause_labels="gold",
-        meta={k: v for k, v in row.items() if k not in ("sentences", "labels", "reply")},
+        id=dialogue_id, source=source, split=split, turns=[post, answer], cause_labels="gold", meta=meta
     )
 
 
