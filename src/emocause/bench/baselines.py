@@ -4,7 +4,8 @@
 - random emotion: a label drawn uniformly (seed 0);
 - self cause: each emotional turn's cause is the turn itself (RECCON's commonest case);
 - all causes: every candidate turn is a cause;
-- random cause words: the target turn's words in a random order (seed 0);
+- random cause words: the words of the turns up to the target in a random order (seed 0);
+- random / majority sentences: uniform scores, or no sentence a cause (empathy causes);
 - echo: the response repeats the previous turn.
 """
 
@@ -53,17 +54,25 @@ def _all_causes(train: list[Dialogue], test: list[Dialogue]) -> list[dict[str, A
 
 
 def _random_cause_words(train: list[Dialogue], test: list[Dialogue]) -> list[dict[str, Any]]:
+    # The same candidates as the ECE model sees: every word of the turns up to the target.
     rng = random.Random(0)
     predictions = []
     for d in test:
         for i, turn in enumerate(d.turns):
             if turn.cause_spans:
-                words = " ".join(
-                    d.turns[j].text for j in sorted({s.turn for s in turn.cause_spans} | {i})
-                ).split()
+                words = " ".join(t.text for t in d.turns[: i + 1]).split()
                 rng.shuffle(words)
                 predictions.append({"id": d.id, "turn": i, "ranked_words": words})
     return predictions
+
+
+def _random_sentences(train: list[Dialogue], test: list[Dialogue]) -> list[dict[str, Any]]:
+    rng = random.Random(0)
+    return [{"id": d.id, "scores": [rng.random() for _ in d.turns[0].meta["sentence_labels"]]} for d in test]
+
+
+def _majority_sentences(train: list[Dialogue], test: list[Dialogue]) -> list[dict[str, Any]]:
+    return [{"id": d.id, "scores": [0.0 for _ in d.turns[0].meta["sentence_labels"]]} for d in test]
 
 
 def _echo(train: list[Dialogue], test: list[Dialogue]) -> list[dict[str, Any]]:
@@ -91,6 +100,33 @@ BASELINES: list[tuple[str, str, str, str, str, str, Builder]] = [
     ("cause_utterances", "cause_utterances", "reccon", "train", "test", "self cause", _self_cause),
     ("cause_utterances", "cause_utterances", "reccon", "train", "test", "all candidates", _all_causes),
     ("cause_words", "cause_words", "reccon", "train", "test", "random order", _random_cause_words),
+    (
+        "empathy_causes",
+        "empathy_causes",
+        "ecc_empathy_cause",
+        "train",
+        "test",
+        "random scores",
+        _random_sentences,
+    ),
+    (
+        "empathy_causes",
+        "empathy_causes",
+        "ecc_empathy_cause",
+        "train",
+        "test",
+        "majority (no cause)",
+        _majority_sentences,
+    ),
+    (
+        "empathy_causes",
+        "empathy_causes",
+        "reccon_empathy_cause",
+        "train",
+        "test",
+        "random scores",
+        _random_sentences,
+    ),
     ("response_generation", "response", "empathetic_dialogues", "train", "test", "echo previous turn", _echo),
 ]
 

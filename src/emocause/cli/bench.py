@@ -43,3 +43,28 @@ def baselines(
     rows = run_baselines(data_root)
     path = write_results("baselines", rows, bench_dir / "results")
     Console().print(f"wrote {path} ({len(rows)} rows)")
+
+
+@bench_app.command("model")
+def model(
+    path: Annotated[str, typer.Argument(help="A trained model: a run's best/ folder or a shipped name.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score on.")],
+    results: Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")],
+    split: Annotated[str, typer.Option("--split", "-s")] = "test",
+    label: Annotated[
+        str | None, typer.Option("--label", help="Model name in the rows (default: PATH).")
+    ] = None,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
+    ] = None,
+) -> None:
+    """Score a trained understanding model (emotion, ECE, utterance causes, empathy causes) and time it."""
+    from emocause.bench.understanding import bench_model
+
+    rows = bench_model(path, dataset, split, label, data_root)
+    out = write_results(results, rows, bench_dir / "results")
+    console = Console()
+    for row in rows:
+        console.print(f"{row.task:20} {row.metric:28} {row.value:10.4f}  N={row.n}")
+    console.print(f"wrote {out}")

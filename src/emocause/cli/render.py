@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from emocause.data.schema import Dialogue, KnowledgeRecord
+from emocause.data.schema import Dialogue, KnowledgeRecord, Turn
+from emocause.pipeline.analyze import Analysis
 
 _CAUSE_STYLE = "bold black on yellow"
 
@@ -53,3 +56,36 @@ def render_knowledge(record: KnowledgeRecord) -> Panel:
     if record.generations:
         body.append(Text.assemble(("COMET: ", "bold"), "; ".join(record.generations)))
     return Panel(Group(*body), title=f"{record.head} @@ {record.relation}", title_align="left")
+
+
+def render_analysis(turns: Sequence[Turn], analysis: Analysis) -> Panel:
+    """Emotion bars, then the conversation with cause words highlighted and cause turns marked."""
+    lines: list[Text] = []
+    for label, probability in analysis.emotions:
+        bar = "█" * max(1, round(probability * 30))
+        lines.append(Text.assemble((f"{label:>14} ", "bold green"), (bar, "green"), f" {probability:.2f}"))
+    lines.append(Text(""))
+    causes = {turn: p for turn, p in analysis.cause_turns}
+    highlighted: dict[int, set[int]] = {}
+    for cause in analysis.cause_words:
+        highlighted.setdefault(cause.turn, set()).add(cause.word)
+    for index, turn in enumerate(turns[: analysis.target_turn + 1]):
+        is_cause = causes.get(index, 0.0) >= analysis.cause_turn_threshold
+        head = Text.assemble(
+            ("*" if is_cause else " ", "bold yellow"),
+            (f"{turn.role:>9} ", "cyan" if turn.role == "speaker" else "magenta"),
+        )
+        body = Text()
+        for i, word in enumerate(turn.text.split()):
+            body.append(
+                ("" if i == 0 else " ") + word, _CAUSE_STYLE if i in highlighted.get(index, ()) else ""
+            )
+        line = Text.assemble(head, body)
+        if index in causes:
+            line.append(f"  cause p={causes[index]:.2f}", style="yellow" if is_cause else "dim")
+        lines.append(line)
+    words = ", ".join(f"{w.text} ({w.score:.2f})" for w in analysis.cause_words)
+    subtitle = f"cause words: {words}" if words else None
+    return Panel(
+        Group(*lines), title=f"analysis of turn {analysis.target_turn}", subtitle=subtitle, title_align="left"
+    )

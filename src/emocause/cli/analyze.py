@@ -1,0 +1,61 @@
+"""`emocause analyze`: emotions with probabilities and the causes (words and turns) of a message or dialogue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from emocause.cli import app
+from emocause.cli.render import render_analysis
+from emocause.errors import EmocauseError
+from emocause.pipeline.analyze import DEFAULT_MODELS, Analyzer
+from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
+
+
+def _optional(name: str) -> str | None:
+    return None if name.lower() == "none" else name
+
+
+@app.command("analyze")
+def analyze(
+    text: Annotated[str | None, typer.Argument(help="A message from the person (the speaker).")] = None,
+    dialogue: Annotated[
+        Path | None,
+        typer.Option(
+            "--dialogue",
+            help='JSON: ["speaker turn", "listener turn", ...] or {"turns": [{"role", "text"}]}.',
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
+    emotion_model: Annotated[
+        str, typer.Option("--emotion-model", help="Shipped name or run folder; 'none' to skip.")
+    ] = DEFAULT_MODELS["emotion"],
+    cause_words_model: Annotated[
+        str, typer.Option("--cause-words-model", help="ECE model; 'none' to skip.")
+    ] = DEFAULT_MODELS["cause_words"],
+    cause_turns_model: Annotated[
+        str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip.")
+    ] = DEFAULT_MODELS["cause_turns"],
+    top_words: Annotated[int, typer.Option("--top-words", min=1, max=20)] = 3,
+) -> None:
+    """Analyse the last speaker turn: top emotions, cause words highlighted, cause turns marked with *."""
+    if (text is None) == (dialogue is None):
+        raise EmocauseError("give either a TEXT or --dialogue FILE")
+    turns = read_dialogue_file(dialogue) if dialogue else parse_dialogue(text, "TEXT")
+    analyzer = Analyzer(
+        _optional(emotion_model),
+        _optional(cause_words_model),
+        _optional(cause_turns_model),
+        top_words=top_words,
+    )
+    analysis = analyzer.analyze(turns)
+    if as_json:
+        payload = {"turns": [{"role": t.role, "text": t.text} for t in turns], **asdict(analysis)}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        Console().print(render_analysis(turns, analysis))
