@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train the understanding models and their ablation rows, then score them on test into benchmarks/results/.
-# Usage: bash scripts/train_understanding.sh [STAGE...]   (stages: empathy ece cee emotion; default all)
+# Usage: bash scripts/train_understanding.sh [STAGE...]   (stages: empathy ece cee emotion ship; default all)
+# `ship` copies the selected runs into src/emocause/pretrained/, the defaults `emocause analyze` loads.
 # Runs go to runs/<name>; an interrupted stage continues from its checkpoint when run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ train() { # name method config [overrides...]
   $E train "$method" -c "$config" -o "runs/$name" "${sets[@]}" "${resume[@]}" && touch "runs/$name/done"
 }
 bench() { $E bench model "runs/$1/best" -d "$2" --results "$1" --label "$3"; }
-stages=("${@:-empathy ece cee emotion}"); stages=(${stages[@]})
+stages=("${@:-empathy ece cee emotion ship}"); stages=(${stages[@]})
 for stage in "${stages[@]}"; do case $stage in
   empathy)
     train empathy-ecc-focal empathy_cause empathy-cause-ecc
@@ -41,5 +42,10 @@ for stage in "${stages[@]}"; do case $stage in
   emotion)
     train emotion-ed emotion emotion-ed train.epochs=1
     bench emotion-ed empathetic_dialogues "MiniLM-L6 + LoRA, 32 classes" ;;
+  ship)
+    for pair in emotion-ed:emotion-ed ece-semi:ece cee-reccon:cee empathy-ecc-focal:empathy-cause; do
+      rm -rf "src/emocause/pretrained/${pair#*:}"
+      cp -r "runs/${pair%%:*}/best" "src/emocause/pretrained/${pair#*:}"
+    done ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac; done

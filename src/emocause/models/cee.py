@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from emocause.config import from_dict
-from emocause.errors import ModelError
-from emocause.models.encoder import AdaptedEncoder, EncoderConfig, load_weights, read_card, save_model
+from emocause.models.encoder import AdaptedEncoder, EncoderConfig, TrainedModel
 from emocause.models.words import EncodedBatch, WordInput, encode_words
 
-METHOD = "cee"
 MAX_DISTANCE = 8
 
 
@@ -34,7 +30,10 @@ class CEEConfig:
     threshold: float = 0.5
 
 
-class CauseUtteranceModel(nn.Module):
+class CauseUtteranceModel(TrainedModel):
+    METHOD = "cee"
+    CONFIG = CEEConfig
+
     def __init__(self, config: CEEConfig):
         super().__init__()
         self.config = config
@@ -99,15 +98,3 @@ class CauseUtteranceModel(nn.Module):
             [j for j, p in enumerate(row) if p >= self.config.threshold]
             for row in self.cause_probabilities(inputs)
         ]
-
-    def save(self, folder: Path) -> Path:
-        return save_model(folder, METHOD, self.config, self)
-
-    @classmethod
-    def load(cls, folder: Path) -> CauseUtteranceModel:
-        card = read_card(folder)
-        if card["method"] != METHOD:
-            raise ModelError(f"{folder} holds a {card['method']!r} model, not an utterance-cause model")
-        model = cls(from_dict(CEEConfig, card["config"], where=str(folder)))
-        load_weights(folder, model)
-        return model.eval()

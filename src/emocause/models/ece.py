@@ -15,19 +15,14 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import torch
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from torch import nn
 
-from emocause.config import from_dict
-from emocause.errors import ModelError
-from emocause.models.encoder import AdaptedEncoder, EncoderConfig, load_weights, read_card, save_model
+from emocause.models.encoder import AdaptedEncoder, EncoderConfig, TrainedModel
 from emocause.models.words import EncodedBatch, WordInput, encode_words, word_scores
-
-METHOD = "ece"
 
 
 @dataclass
@@ -47,7 +42,10 @@ def is_content_word(word: str) -> bool:
     return bool(bare) and word not in _PUNCTUATION and bare not in ENGLISH_STOP_WORDS
 
 
-class ECEModel(nn.Module):
+class ECEModel(TrainedModel):
+    METHOD = "ece"
+    CONFIG = ECEConfig
+
     def __init__(self, config: ECEConfig):
         super().__init__()
         self.config = config
@@ -117,15 +115,3 @@ class ECEModel(nn.Module):
                 seen.add(x.words[i])
                 ranked.append(x.words[i])
         return ranked
-
-    def save(self, folder: Path) -> Path:
-        return save_model(folder, METHOD, self.config, self)
-
-    @classmethod
-    def load(cls, folder: Path) -> ECEModel:
-        card = read_card(folder)
-        if card["method"] != METHOD:
-            raise ModelError(f"{folder} holds a {card['method']!r} model, not an ECE extractor")
-        model = cls(from_dict(ECEConfig, card["config"], where=str(folder)))
-        load_weights(folder, model)
-        return model.eval()

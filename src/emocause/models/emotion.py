@@ -10,24 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from emocause.config import from_dict
 from emocause.data.schema import Dialogue, Turn
 from emocause.errors import ModelError
-from emocause.models.encoder import (
-    AdaptedEncoder,
-    EncoderConfig,
-    load_weights,
-    mean_pool,
-    read_card,
-    save_model,
-)
-
-METHOD = "emotion"
+from emocause.models.encoder import AdaptedEncoder, EncoderConfig, TrainedModel, mean_pool
 
 
 @dataclass
@@ -50,7 +39,10 @@ def format_context(turns: Sequence[Turn], separator: str) -> str:
     return f" {separator} ".join(f"{turn.role}: {turn.text}" for turn in turns)
 
 
-class EmotionClassifier(nn.Module):
+class EmotionClassifier(TrainedModel):
+    METHOD = "emotion"
+    CONFIG = EmotionConfig
+
     def __init__(self, config: EmotionConfig):
         super().__init__()
         if len(config.labels) < 2:
@@ -103,15 +95,3 @@ class EmotionClassifier(nn.Module):
             [(self.labels[i], float(v)) for v, i in zip(row_v.tolist(), row_i.tolist(), strict=True)]
             for row_v, row_i in zip(values, indices, strict=True)
         ]
-
-    def save(self, folder: Path) -> Path:
-        return save_model(folder, METHOD, self.config, self)
-
-    @classmethod
-    def load(cls, folder: Path) -> EmotionClassifier:
-        card = read_card(folder)
-        if card["method"] != METHOD:
-            raise ModelError(f"{folder} holds a {card['method']!r} model, not an emotion classifier")
-        model = cls(from_dict(EmotionConfig, card["config"], where=str(folder)))
-        load_weights(folder, model)
-        return model.eval()

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from emocause.config import from_dict
 from emocause.data.schema import Turn
-from emocause.errors import ModelError
-from emocause.models.encoder import AdaptedEncoder, EncoderConfig, load_weights, read_card, save_model
+from emocause.models.encoder import AdaptedEncoder, EncoderConfig, TrainedModel
 from emocause.models.words import WordInput, encode_words
-
-METHOD = "empathy_cause"
 
 
 @dataclass
@@ -42,7 +37,10 @@ def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0) -
     return (-((1 - log_pt.exp()) ** gamma) * log_pt).mean()
 
 
-class EmpathyCauseModel(nn.Module):
+class EmpathyCauseModel(TrainedModel):
+    METHOD = "empathy_cause"
+    CONFIG = EmpathyCauseConfig
+
     def __init__(self, config: EmpathyCauseConfig):
         super().__init__()
         self.config = config
@@ -95,15 +93,3 @@ class EmpathyCauseModel(nn.Module):
         out = [self(p, r).sigmoid().tolist() for p, r in zip(post_embeddings, reply_embeddings, strict=True)]
         self.train(was_training)
         return out
-
-    def save(self, folder: Path) -> Path:
-        return save_model(folder, METHOD, self.config, self)
-
-    @classmethod
-    def load(cls, folder: Path) -> EmpathyCauseModel:
-        card = read_card(folder)
-        if card["method"] != METHOD:
-            raise ModelError(f"{folder} holds a {card['method']!r} model, not an empathy-cause model")
-        model = cls(from_dict(EmpathyCauseConfig, card["config"], where=str(folder)))
-        load_weights(folder, model)
-        return model.eval()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
 import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from emocause.config import from_dict
 from emocause.errors import ModelError
 from emocause.models.resolver import DEFAULT_ENCODER, load_encoder
 
@@ -113,3 +114,26 @@ def load_weights(folder: Path, module: nn.Module) -> None:
     if unknown or absent:
         raise ModelError(f"{path} does not fit this model: unknown {unknown[:3]}, missing {absent[:3]}")
     module.load_state_dict(state, strict=False)
+
+
+Saved = TypeVar("Saved", bound="TrainedModel")
+
+
+class TrainedModel(nn.Module):
+    """A model saved in the shared format: subclasses name their method and config class."""
+
+    METHOD: ClassVar[str]
+    CONFIG: ClassVar[type]
+    config: Any
+
+    def save(self, folder: Path) -> Path:
+        return save_model(folder, self.METHOD, self.config, self)
+
+    @classmethod
+    def load(cls, folder: Path) -> Self:
+        card = read_card(folder)
+        if card["method"] != cls.METHOD:
+            raise ModelError(f"{folder} holds a {card['method']!r} model, not a {cls.METHOD!r} model")
+        model = cls(from_dict(cls.CONFIG, card["config"], where=str(folder)))
+        load_weights(folder, model)
+        return model.eval()

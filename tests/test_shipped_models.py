@@ -1,0 +1,32 @@
+"""The default models that `emocause analyze` loads ship with the package and work offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emocause.models.encoder import WEIGHTS
+from emocause.models.registry import pretrained_folder, shipped_models
+from emocause.pipeline.analyze import Analyzer
+from emocause.pipeline.dialogue_input import parse_dialogue
+
+pytestmark = pytest.mark.slow
+
+
+def test_defaults_are_shipped_small_and_safetensors() -> None:
+    assert {"emotion-ed", "ece", "cee", "empathy-cause"} <= set(shipped_models())
+    for name in shipped_models():
+        folder: Path = pretrained_folder() / name
+        assert sorted(p.name for p in folder.iterdir()) == ["model.json", WEIGHTS]
+        assert (folder / WEIGHTS).stat().st_size < 8_000_000
+
+
+def test_default_analyzer_finds_the_emotion_and_its_cause() -> None:
+    analyzer = Analyzer(top_emotions=3, top_words=5)
+    turns = parse_dialogue(["My dog died this morning. I keep crying and I cannot stop thinking about him."])
+    analysis = analyzer.analyze(turns)
+    labels = [label for label, _ in analysis.emotions]
+    assert {"sad", "devastated", "lonely", "sentimental"} & set(labels[:2]), analysis.emotions
+    assert {"dog", "died"} & {w.text.strip(".,").lower() for w in analysis.cause_words}, analysis.cause_words
+    assert analysis.cause_turns and analysis.cause_turns[0][0] == 0
