@@ -182,7 +182,7 @@ def test_cause_utterance_model(tiny_encoder: str) -> None:
     assert [len(p) for p in probabilities] == [3, 1]
     loss, _ = CEETask(model).loss([example])
     loss.backward()
-    assert math.isfinite(float(loss))
+    assert math.isfinite(float(loss.detach()))
     threshold, f1 = best_threshold([1, 0, 0, 1], [0.9, 0.2, 0.4, 0.6])
     assert 0.4 <= threshold < 0.6 and f1 == 1.0
 
@@ -208,7 +208,7 @@ def test_empathy_cause_model_shapes(tiny_encoder: str) -> None:
     examples = post_reply_examples([_post_reply_dialogue()])
     task = EmpathyCauseTask(model, "weighted", positive_weight=2.0)
     loss, _ = task.loss(examples)
-    assert math.isfinite(float(loss))
+    assert math.isfinite(float(loss.detach()))
     metrics = task.validate(examples)
     assert 0.0 <= metrics["f1"] <= 1.0
 

@@ -58,6 +58,7 @@ def bench_model(
     label = label or str(model_path)
     dialogues = load(dataset, split, data_root).dialogues
     rows: list[ResultRow] = []
+    started = time.perf_counter()
 
     def score(
         report_task: str,
@@ -71,6 +72,7 @@ def bench_model(
             task, predictions, dataset, split, source=label, data_root=data_root, allow_partial=allow_partial
         )
         evaluation.task = report_task
+        evaluation.seconds = time.perf_counter() - started  # predicting and scoring, not only scoring
         rows.extend(evaluation.rows(label, notes))
 
     if isinstance(model, EmotionClassifier):

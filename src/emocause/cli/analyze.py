@@ -47,6 +47,9 @@ def analyze(
     if (text is None) == (dialogue is None):
         raise EmocauseError("give either a TEXT or --dialogue FILE")
     turns = read_dialogue_file(dialogue) if dialogue else parse_dialogue(text, "TEXT")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # per-model "Loading weights" bars would bury the answer
     analyzer = Analyzer(
         _optional(emotion_model),
         _optional(cause_words_model),

@@ -121,6 +121,7 @@ register(
         splits=get_spec("ecc_examples").splits,
         files=get_spec("ecc_examples").files,
         loader=load_ecc_empathy_cause,
+        expected={"train": 4710, "valid": 529, "test": 558},
     )
 )
 register(
@@ -130,5 +131,6 @@ register(
         splits=get_spec("reccon").splits,
         files=get_spec("reccon").files,
         loader=load_reccon_empathy_cause,
+        expected={"train": 2867, "valid": 129, "test": 702},
     )
 )

@@ -8,6 +8,7 @@ name (a hub id, a local folder, or the bundled MiniLM offline) and never copied.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -52,7 +53,9 @@ class AdaptedEncoder(nn.Module):
                 lora_dropout=config.lora_dropout,
                 target_modules=config.lora_targets,
             )
-            model = get_peft_model(model, lora)
+            with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing to act on
+                warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
+                model = get_peft_model(model, lora)
         elif config.lora_r < 0:
             model.requires_grad_(False)
         self.model = model
