@@ -293,6 +293,8 @@ def test_fit_selects_on_validation_and_resumes_exactly(tiny_encoder: str, tmp_pa
     assert json.loads((tmp_path / "cut" / "checkpoint" / "progress.json").read_text())["step"] == 3
     with pytest.raises(EmocauseError, match="already holds a run"):
         _tiny_emotion_fit(tiny_encoder, tmp_path / "cut", config)
+    # A kill between the two renames of a checkpoint save leaves only checkpoint.old: resume still finds it.
+    (tmp_path / "cut" / "checkpoint").rename(tmp_path / "cut" / "checkpoint.old")
     resumed = _tiny_emotion_fit(tiny_encoder, tmp_path / "cut", config, resume=True)
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters(), strict=True):
         if a.requires_grad:

@@ -103,6 +103,9 @@ def fit(
     if not train or not valid:
         raise EmocauseError(f"training needs examples: {len(train)} train, {len(valid)} valid")
     checkpoint = run_dir / "checkpoint"
+    previous = checkpoint.with_name(checkpoint.name + ".old")
+    if not checkpoint.exists() and previous.exists():  # killed between the two renames of a checkpoint save
+        previous.rename(checkpoint)
     if checkpoint.exists() and not resume:
         raise EmocauseError(f"{run_dir} already holds a run; resume it or choose another folder")
     run_dir.mkdir(parents=True, exist_ok=True)
