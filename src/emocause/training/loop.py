@@ -13,7 +13,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -95,7 +95,6 @@ def fit(
     run_dir: Path,
     *,
     resume: bool = False,
-    on_log: Callable[[dict[str, Any]], None] | None = None,
 ) -> FitResult:
     """Train `task.module` on `train`, validating on `valid`; the best model ends in `run_dir/best`."""
     train = subset(train, config.max_train_examples, config.seed)
@@ -150,8 +149,6 @@ def fit(
         }
         with (run_dir / "log.jsonl").open("a", encoding="utf-8") as log:
             log.write(json.dumps(line) + "\n")
-        if on_log:
-            on_log(line)
         return bool(config.patience) and state.stale >= config.patience
 
     module.train()
@@ -187,9 +184,8 @@ def fit(
             if state.step % config.checkpoint_every == 0 or stop or state.step == total:
                 state.seconds = time.perf_counter() - started
                 _save_checkpoint(checkpoint, module, optimizer, scheduler, state, config)
-                if (
-                    not progress.console.is_terminal
-                ):  # a log file gets one line per checkpoint instead of a bar
+                # A log file gets one line per checkpoint instead of a bar.
+                if not progress.console.is_terminal:
                     progress.console.print(f"step {state.step}/{total} {info}")
     return FitResult(
         state.best_score,
