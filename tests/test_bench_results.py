@@ -71,3 +71,22 @@ def test_bad_results_file_is_named(tmp_path: Path) -> None:
 def test_shipped_anchors_parse() -> None:
     anchors = read_anchors(Path(__file__).parents[1] / "benchmarks" / "anchors.yaml")
     assert len(anchors) > 40 and all(a.source for a in anchors)
+
+
+def test_standing_prefers_the_anchor_dataset_and_ignores_baselines() -> None:
+    rows = [
+        _row("accuracy", 0.45, model="ours-ed", dataset="empathetic_dialogues"),
+        _row("accuracy", 0.70, model="ours-reccon", dataset="reccon"),
+        _row("accuracy", 0.90, model="baseline: majority", dataset="empathetic_dialogues"),
+    ]
+    anchors = [
+        _anchor("accuracy", 0.50, dataset="empathetic_dialogues"),
+        _anchor("accuracy", 0.58, dataset="emocause"),
+    ]
+    for row in rows:
+        row.task = anchors[0].task
+    report = render_report(rows, anchors)
+    assert "**accuracy** (empathetic_dialogues): our best 0.45 (ours-ed" in report and "is behind" in report
+    assert "**accuracy** (emocause): our best 0.7 (ours-reccon, reccon test) is ahead" in report
+    assert "different data: ours on reccon, theirs on emocause" in report
+    assert "our best 0.9" not in report

@@ -129,9 +129,26 @@ def _standing(metric: str, ours: list[ResultRow], anchors: list[Anchor]) -> str:
         "" if same_data else f" (different data: ours on {best_ours.dataset}, theirs on {best_paper.dataset})"
     )
     return (
-        f"- **{metric}**: our best {_fmt(best_ours.value)} ({best_ours.model}, {best_ours.dataset} {best_ours.split}) is "
+        f"- **{metric}** ({best_paper.dataset}): our best {_fmt(best_ours.value)} ({best_ours.model}, {best_ours.dataset} {best_ours.split}) is "
         f"{verdict} the best published {_fmt(best_paper.value)} ({best_paper.model}, {best_paper.source}){caveat}."
     )
+
+
+def _standings(metric: str, ours: list[ResultRow], anchors: list[Anchor]) -> list[str]:
+    """One line per dataset the papers report on: our best model row on that dataset, else on any (flagged).
+    Baseline rows are floors, not contenders."""
+    models = [r for r in ours if r.metric == metric and not r.model.startswith("baseline:")]
+    if not models:
+        return []
+    lines = []
+    for dataset in sorted({a.dataset for a in anchors if a.metric == metric}):
+        same = [r for r in models if r.dataset == dataset]
+        lines.append(
+            _standing(
+                metric, same or models, [a for a in anchors if a.metric == metric and a.dataset == dataset]
+            )
+        )
+    return lines
 
 
 def render_report(rows: list[ResultRow], anchors: list[Anchor]) -> str:
@@ -177,10 +194,9 @@ def render_report(rows: list[ResultRow], anchors: list[Anchor]) -> str:
                 for a in theirs
             ]
         standings = [
-            _standing(
-                metric, [r for r in ours if r.metric == metric], [a for a in theirs if a.metric == metric]
-            )
+            line
             for metric in sorted({r.metric for r in ours} & {a.metric for a in theirs})
+            for line in _standings(metric, ours, theirs)
         ]
         if standings:
             out += ["", "Where we stand:", "", *standings]
