@@ -98,8 +98,8 @@ class ECEModel(TrainedModel):
         return results
 
     @staticmethod
-    def ranked_words(x: WordInput, scores: Sequence[float], turns: set[int] | None = None) -> list[str]:
-        """Candidate words best first, each string once; only words of `turns` when given."""
+    def ranked_positions(x: WordInput, scores: Sequence[float], turns: set[int] | None = None) -> list[int]:
+        """Positions of candidate words, best first, each word string once; only words of `turns` when given."""
         order = sorted(
             (
                 i
@@ -113,5 +113,9 @@ class ECEModel(TrainedModel):
         for i in order:
             if x.words[i] not in seen:
                 seen.add(x.words[i])
-                ranked.append(x.words[i])
+                ranked.append(i)
         return ranked
+
+    @staticmethod
+    def ranked_words(x: WordInput, scores: Sequence[float], turns: set[int] | None = None) -> list[str]:
+        return [x.words[i] for i in ECEModel.ranked_positions(x, scores, turns)]

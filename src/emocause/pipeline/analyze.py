@@ -85,16 +85,10 @@ class Analyzer:
         if isinstance(self.ece, ECEModel):
             ((ece_emotions, scores),) = self.ece.analyze([words])
             starts = {t: words.turn_of.index(t) for t in range(len(history))}  # first word of each turn
-            order = sorted((i for i, s in enumerate(scores) if s != float("-inf")), key=lambda i: -scores[i])
-            seen: set[str] = set()
-            for i in order:
-                if words.words[i] in seen:
-                    continue
-                seen.add(words.words[i])
-                turn = words.turn_of[i]
-                cause_words.append(CauseWord(turn, i - starts[turn], words.words[i], scores[i]))
-                if len(cause_words) == self.top_words:
-                    break
+            cause_words = [
+                CauseWord(words.turn_of[i], i - starts[words.turn_of[i]], words.words[i], scores[i])
+                for i in ECEModel.ranked_positions(words, scores)[: self.top_words]
+            ]
             seconds["cause_words"] = time.perf_counter() - start
         if isinstance(self.emotion, EmotionClassifier):
             start = time.perf_counter()
