@@ -75,15 +75,16 @@ def bench_model(
         evaluation.seconds = time.perf_counter() - started  # predicting and scoring, not only scoring
         rows.extend(evaluation.rows(label, notes))
 
+    def speed(run: Callable[[Sequence[Any], int], Any], inputs: Sequence[Any], report_task: str) -> None:
+        rows.extend(_speed(run, inputs, report_task, dataset, split, label))
+
     if isinstance(model, EmotionClassifier):
         contexts = [context_turns(d) for d in dialogues if d.emotion]
         ids = [d.id for d in dialogues if d.emotion]
         top = model.top_k(contexts, k=5)
         score("emotion_recognition", "emotion", [{"id": i, "emotions": [e for e, _ in ranked]} for i, ranked in zip(ids, top, strict=True)],
               notes="one prediction per dialogue, from the turns before the last listener turn")  # fmt: skip
-        rows += _speed(
-            lambda xs, b: model.probabilities(xs, b), contexts, "emotion_recognition", dataset, split, label
-        )
+        speed(lambda xs, b: model.probabilities(xs, b), contexts, "emotion_recognition")
     elif isinstance(model, ECEModel):
         examples = cause_word_examples(dialogues)
         analyses = model.analyze([x.words for x in examples])
@@ -103,27 +104,13 @@ def bench_model(
             allow_partial=True,
             notes="emotional turns with cause spans only (Ekman, no neutral)",
         )
-        rows += _speed(
-            lambda xs, b: model.analyze(xs, b),
-            [x.words for x in examples],
-            "cause_words",
-            dataset,
-            split,
-            label,
-        )
+        speed(lambda xs, b: model.analyze(xs, b), [x.words for x in examples], "cause_words")
     elif isinstance(model, CauseUtteranceModel):
         targets = cause_turn_examples(dialogues)
         causes = model.causes([x.words for x in targets])
         score("cause_utterances", "cause_utterances", [{"id": x.dialogue_id, "turn": x.turn, "causes": c} for x, c in zip(targets, causes, strict=True)],
               notes=f"threshold {model.config.threshold} chosen on valid")  # fmt: skip
-        rows += _speed(
-            lambda xs, b: model.cause_probabilities(xs, b),
-            [x.words for x in targets],
-            "cause_utterances",
-            dataset,
-            split,
-            label,
-        )
+        speed(lambda xs, b: model.cause_probabilities(xs, b), [x.words for x in targets], "cause_utterances")
     elif isinstance(model, EmpathyCauseModel):
         pairs = post_reply_examples(dialogues)
         probs = model.probabilities([x.post for x in pairs], [x.reply for x in pairs])
@@ -138,5 +125,5 @@ def bench_model(
                 chunk = xs[start : start + batch_size]
                 model.probabilities([x.post for x in chunk], [x.reply for x in chunk])
 
-        rows += _speed(run, pairs, "empathy_causes", dataset, split, label)
+        speed(run, pairs, "empathy_causes")
     return rows
