@@ -90,3 +90,12 @@ def test_standing_prefers_the_anchor_dataset_and_ignores_baselines() -> None:
     assert "**accuracy** (emocause): our best 0.7 (ours-reccon, reccon test) is ahead" in report
     assert "different data: ours on reccon, theirs on emocause" in report
     assert "our best 0.9" not in report
+
+
+def test_results_name_cannot_leave_the_results_folder(tmp_path: Path) -> None:
+    from emocause.errors import EmocauseError
+
+    for name in ("/tmp/elsewhere", "../up", "a/b", ""):
+        with pytest.raises(EmocauseError, match="results name"):
+            write_results(name, [_row("f1", 0.5)], tmp_path)
+    assert not any(tmp_path.iterdir())

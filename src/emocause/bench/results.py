@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from emocause.errors import DataError
+from emocause.errors import DataError, EmocauseError
 
 _LOWER_IS_BETTER = ("perplexity", "loss", "seconds", "latency")
 
@@ -72,6 +73,8 @@ class Anchor:
 
 def write_results(name: str, rows: list[ResultRow], results_dir: Path) -> Path:
     """Write (replace) `results_dir/<name>.json` with these rows."""
+    if not re.fullmatch(r"[\w.-]+", name) or name.startswith("."):
+        raise EmocauseError(f"results name {name!r}: use letters, digits, '-', '_' or '.', no folders")
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{name}.json"
     path.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n", encoding="utf-8")
