@@ -17,7 +17,7 @@ from emocause.pipeline.analyze import DEFAULT_MODELS, Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
 
 
-def _optional(name: str) -> str | None:
+def optional_model(name: str) -> str | None:
     return None if name.lower() == "none" else name
 
 
@@ -51,9 +51,9 @@ def analyze(
 
     transformers_logging.disable_progress_bar()  # per-model "Loading weights" bars would bury the answer
     analyzer = Analyzer(
-        _optional(emotion_model),
-        _optional(cause_words_model),
-        _optional(cause_turns_model),
+        optional_model(emotion_model),
+        optional_model(cause_words_model),
+        optional_model(cause_turns_model),
         top_words=top_words,
     )
     analysis = analyzer.analyze(turns)

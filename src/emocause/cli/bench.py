@@ -68,3 +68,61 @@ def model(
     for row in rows:
         console.print(f"{row.task:20} {row.metric:28} {row.value:10.4f}  N={row.n}")
     console.print(f"wrote {out}")
+
+
+@bench_app.command("responder")
+def responder(
+    path: Annotated[
+        str, typer.Argument(help="A trained responder (run's best/ or shipped name), or zero-shot.")
+    ],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score on.")],
+    results: Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")],
+    split: Annotated[str, typer.Option("--split", "-s")] = "test",
+    label: Annotated[
+        str | None, typer.Option("--label", help="Model name in the rows (default: PATH).")
+    ] = None,
+    replies: Annotated[
+        str, typer.Option(help="every: each listener turn; last: each dialogue's last turn.")
+    ] = "every",
+    causes: Annotated[
+        str, typer.Option(help="Cause sentences from the data, or from our ECE extractor.")
+    ] = "data",
+    n_perplexity: Annotated[int, typer.Option(help="Reference replies scored for perplexity.")] = 300,
+    n_generate: Annotated[
+        int, typer.Option(help="Replies generated and scored (a prefix of the above).")
+    ] = 100,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
+    ] = None,
+) -> None:
+    """Score a responder: perplexity, BLEU/ROUGE/Distinct/BERTScore of generated replies, speed; keeps the replies."""
+    import json
+
+    from emocause.bench.generation import bench_responder
+
+    rows, sample = bench_responder(
+        path, dataset, split, label=label, replies=replies, causes=causes, n_perplexity=n_perplexity,
+        n_generate=n_generate, data_root=data_root,
+    )  # fmt: skip
+    out = write_results(results, rows, bench_dir / "results")
+    replies_file = out.with_suffix(".replies.jsonl")
+    replies_file.write_text("".join(json.dumps(r) + "\n" for r in sample), encoding="utf-8")
+    console = Console()
+    for row in rows:
+        console.print(f"{row.task:16} {row.metric:32} {row.value:10.4f}  N={row.n}")
+    console.print(f"wrote {out} and {replies_file}")
+
+
+@bench_app.command("ab")
+def ab(
+    ours: Annotated[Path, typer.Argument(help="Replies file of our model (results/NAME.replies.jsonl).")],
+    baseline: Annotated[Path, typer.Argument(help="Replies file of the baseline, same dataset and split.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for ab_sheet.csv/.html and ab_key.csv.")],
+    n: Annotated[int, typer.Option(help="Contexts in the sheet.")] = 50,
+) -> None:
+    """A blinded A/B sheet for human judges (Empathy / Relevance / Fluency); the key is a separate file."""
+    from emocause.bench.generation import read_replies, write_ab_sheet
+
+    sheet, page = write_ab_sheet(read_replies(ours), read_replies(baseline), out, n)
+    Console().print(f"wrote {sheet}, {page} and {out / 'ab_key.csv'}")

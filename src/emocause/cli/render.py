@@ -58,8 +58,8 @@ def render_knowledge(record: KnowledgeRecord) -> Panel:
     return Panel(Group(*body), title=f"{record.head} @@ {record.relation}", title_align="left")
 
 
-def render_analysis(turns: Sequence[Turn], analysis: Analysis) -> Panel:
-    """Emotion bars, then the conversation with cause words highlighted and cause turns marked."""
+def render_analysis(turns: Sequence[Turn], analysis: Analysis, reply: str | None = None) -> Panel:
+    """Emotion bars, then the conversation with cause words highlighted and cause turns marked, then the reply."""
     lines: list[Text] = []
     for label, probability in analysis.emotions:
         bar = "█" * max(1, round(probability * 30))
@@ -84,6 +84,10 @@ def render_analysis(turns: Sequence[Turn], analysis: Analysis) -> Panel:
         if index in causes:
             line.append(f"  cause p={causes[index]:.2f}", style="yellow" if is_cause else "dim")
         lines.append(line)
+    if analysis.cause_sentence:
+        lines += [Text(""), Text.assemble((f"{'cause':>10} ", "bold yellow"), analysis.cause_sentence)]
+    if reply is not None:
+        lines += [Text(""), Text.assemble((f"{'reply':>10} ", "bold magenta"), reply)]
     words = ", ".join(f"{w.text} ({w.score:.2f})" for w in analysis.cause_words)
     subtitle = f"cause words: {words}" if words else None
     return Panel(

@@ -12,12 +12,14 @@ from emocause.models.ece import ECEModel
 from emocause.models.emotion import EmotionClassifier
 from emocause.models.empathy_cause import EmpathyCauseModel
 from emocause.models.encoder import read_card
+from emocause.models.responder import Responder
 
 METHODS: dict[str, Any] = {
     "emotion": EmotionClassifier,
     "ece": ECEModel,
     "cee": CauseUtteranceModel,
     "empathy_cause": EmpathyCauseModel,
+    "responder": Responder,
 }
 
 

@@ -15,6 +15,7 @@ from emocause.models.cee import CauseUtteranceModel
 from emocause.models.ece import ECEModel
 from emocause.models.emotion import EmotionClassifier
 from emocause.models.registry import load_model, shipped_models
+from emocause.models.responder import cause_sentence, word_causes
 from emocause.models.words import WordInput
 
 DEFAULT_MODELS = {"emotion": "emotion-ed", "cause_words": "ece", "cause_turns": "cee"}
@@ -38,6 +39,10 @@ class Analysis:
     cause_turns: list[tuple[int, float]] = field(default_factory=list)
     """Turns up to the target with the probability that they caused its emotion."""
     cause_turn_threshold: float = 0.5
+    cause_sentence: str | None = None
+    """The sharer's sentence holding the best cause word: what a response should address."""
+    word_causes: list[list[float]] = field(default_factory=list)
+    """Per turn up to the target, per whitespace word: ECE's cause probability (what ECG attends with)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -82,13 +87,19 @@ class Analyzer:
         start = time.perf_counter()
         ece_emotions: list[tuple[str, float]] = []
         cause_words: list[CauseWord] = []
+        sentence, per_word = None, []
         if isinstance(self.ece, ECEModel):
             ((ece_emotions, scores),) = self.ece.analyze([words])
-            starts = {t: words.turn_of.index(t) for t in range(len(history))}  # first word of each turn
+            starts = {
+                t: words.turn_of.index(t) for t in set(words.turn_of) if t >= 0
+            }  # first word of each turn
+            ranked = ECEModel.ranked_positions(words, scores)
             cause_words = [
                 CauseWord(words.turn_of[i], i - starts[words.turn_of[i]], words.words[i], scores[i])
-                for i in ECEModel.ranked_positions(words, scores)[: self.top_words]
+                for i in ranked[: self.top_words]
             ]
+            sentence = cause_sentence(history, words, ranked)
+            per_word = word_causes(words, scores, len(history))
             seconds["cause_words"] = time.perf_counter() - start
         if isinstance(self.emotion, EmotionClassifier):
             start = time.perf_counter()
@@ -96,7 +107,9 @@ class Analyzer:
             seconds["emotion"] = time.perf_counter() - start
         else:
             emotions = ece_emotions[: self.top_emotions]
-        analysis = Analysis(target, emotions, cause_words, seconds=seconds)
+        analysis = Analysis(
+            target, emotions, cause_words, cause_sentence=sentence, word_causes=per_word, seconds=seconds
+        )
         if isinstance(self.cee, CauseUtteranceModel):
             start = time.perf_counter()
             (probabilities,) = self.cee.cause_probabilities([words])

@@ -13,6 +13,7 @@ from emocause.training.cee import CEERecipe, train_cee
 from emocause.training.ece import ECERecipe, train_ece
 from emocause.training.emotion import EmotionRecipe, train_emotion
 from emocause.training.empathy_cause import EmpathyCauseRecipe, train_empathy_cause
+from emocause.training.generation import ResponderRecipe, train_responder
 from emocause.training.loop import FitResult
 
 
@@ -30,6 +31,9 @@ RECIPES: dict[str, Recipe] = {
     "emotion": Recipe(EmotionRecipe, train_emotion, "emotion classifier over the dialogue context"),
     "cee": Recipe(CEERecipe, train_cee, "utterance-level causes (RECCON causal emotion entailment)"),
     "ece": Recipe(ECERecipe, train_ece, "word-level emotion-cause extractor, semi-supervised"),
+    "responder": Recipe(
+        ResponderRecipe, train_responder, "empathetic reply generator: CAER, ECG, ablations, plain fine-tune"
+    ),
 }
 
 
