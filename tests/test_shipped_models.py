@@ -10,12 +10,13 @@ from emocause.models.encoder import WEIGHTS
 from emocause.models.registry import pretrained_folder, shipped_models
 from emocause.pipeline.analyze import Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue
+from emocause.pipeline.respond import EmpathyPipeline
 
 pytestmark = pytest.mark.slow
 
 
 def test_defaults_are_shipped_small_and_safetensors() -> None:
-    assert {"emotion-ed", "ece", "cee", "empathy-cause"} <= set(shipped_models())
+    assert {"emotion-ed", "ece", "cee", "empathy-cause", "caer"} <= set(shipped_models())
     for name in shipped_models():
         folder: Path = pretrained_folder() / name
         assert sorted(p.name for p in folder.iterdir()) == ["model.json", WEIGHTS]
@@ -30,3 +31,21 @@ def test_default_analyzer_finds_the_emotion_and_its_cause() -> None:
     assert {"sad", "devastated", "lonely", "sentimental"} & set(labels[:2]), analysis.emotions
     assert {"dog", "died"} & {w.text.strip(".,").lower() for w in analysis.cause_words}, analysis.cause_words
     assert analysis.cause_turns and analysis.cause_turns[0][0] == 0
+    assert (
+        analysis.cause_sentence in turns[0].text and analysis.cause_words[0].text in analysis.cause_sentence
+    )
+
+
+def test_default_pipeline_answers_with_emotion_cause_and_a_reply() -> None:
+    pipeline = EmpathyPipeline.from_pretrained("default")
+    dialogues = [
+        parse_dialogue(["My dog died this morning. I keep crying and I cannot stop thinking about him."]),
+        parse_dialogue(["I got the job I wanted!", "Congratulations! Tell me more.", "I start on Monday."]),
+    ]
+    first, second = pipeline.batch(dialogues)
+    assert first.analysis.cause_sentence and first.analysis.cause_sentence in dialogues[0][0].text
+    for response in (first, second):
+        assert len(response.reply.split()) >= 3, response.reply
+        assert "<|im" not in response.reply and "user" not in response.reply.lower()[:6]
+        assert set(response.seconds) >= {"emotion", "cause_words", "reply"}
+    assert first.reply != second.reply
