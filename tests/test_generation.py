@@ -7,53 +7,22 @@ The models here are tiny random Llama and GPT-2 networks that share SmolLM2's to
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
 
 from emocause.data.schema import Turn
 from emocause.models.caer import CAER_INSTRUCTION, PromptConfig, PromptParts, prompt_text, system_text
 from emocause.models.ecg import ATTENTION_NAME, biased_attention, cause_bias, token_cause_probabilities
 from emocause.models.lm import LMConfig
-from emocause.models.resolver import DEFAULT_LM, resolve_causal_lm_path
 from emocause.models.responder import Responder, ResponderConfig, ResponseInput, cause_sentence
 from emocause.models.words import WordInput
 from emocause.training.generation import ResponderTask, ResponseExample, response_examples
 from emocause.training.loop import TrainConfig, fit
 
 pytestmark = pytest.mark.slow
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
-
-
-def _tiny_folder(root: Path, architecture: str) -> Path:
-    source = Path(resolve_causal_lm_path(DEFAULT_LM))
-    folder = root / architecture
-    torch.manual_seed(0)
-    vocab = 49_152
-    config = (
-        LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
-                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                    tie_word_embeddings=True, eos_token_id=2, pad_token_id=2, bos_token_id=1, initializer_range=0.5)
-        if architecture == "llama"
-        else GPT2Config(vocab_size=vocab, n_embd=16, n_layer=3, n_head=4, n_positions=512,
-                        eos_token_id=2, pad_token_id=2, bos_token_id=1, initializer_range=0.5)
-    )  # fmt: skip
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    for name in TOKENIZER_FILES:
-        shutil.copy(source / name, folder / name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-lms")
-    return {arch: _tiny_folder(root, arch) for arch in ("llama", "gpt2")}
-
 
 CONTEXT = [
     Turn("speaker", "My dog died this morning. I can't stop crying."),

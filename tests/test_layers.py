@@ -14,7 +14,8 @@ LAYERS = {
     "metrics": 4,
     "training": 5, "evaluation": 5, "bench": 5,
     "pipeline": 6,
-    "cli": 7,
+    "service": 7,
+    "cli": 8,
 }  # fmt: skip
 
 

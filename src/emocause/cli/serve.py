@@ -1,0 +1,85 @@
+"""`emocause serve` (the HTTP service and its web page) and `emocause chat` (a terminal conversation)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from emocause.cli import app
+from emocause.cli.analyze import optional_model
+from emocause.cli.render import render_analysis
+from emocause.data.schema import Turn
+from emocause.errors import EmocauseError
+from emocause.pipeline.analyze import DEFAULT_MODELS
+from emocause.pipeline.dialogue_input import MAX_CHARACTERS, MAX_TURNS
+from emocause.pipeline.respond import DEFAULT_RESPONDER, EmpathyPipeline
+
+Responder = Annotated[str, typer.Option("--responder", help="Responder: shipped name or run folder.")]
+CauseTurns = Annotated[
+    str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip (faster).")
+]
+
+
+def _pipeline(responder: str, cause_turns: str) -> EmpathyPipeline:
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    return EmpathyPipeline.from_pretrained(
+        "default", responder=responder, cause_turns=optional_model(cause_turns)
+    )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    responder: Responder = DEFAULT_RESPONDER,
+    cause_turns_model: CauseTurns = DEFAULT_MODELS["cause_turns"],
+    max_batch: Annotated[int, typer.Option(min=1, max=64, help="Dialogues per model batch.")] = 8,
+    batch_wait_ms: Annotated[
+        float, typer.Option(min=0, help="How long a batch waits for more requests.")
+    ] = 15.0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds before a request gets 504.")] = 120.0,
+) -> None:
+    """Serve /v1/respond, /v1/analyze, /v1/chat/completions, /healthz, /metrics and the chat page at /."""
+    import uvicorn
+
+    from emocause.service.app import ServiceConfig, create_app
+
+    config = ServiceConfig(max_batch=max_batch, batch_wait_ms=batch_wait_ms, request_timeout_s=timeout)
+    uvicorn.run(create_app(_pipeline(responder, cause_turns_model), config), host=host, port=port)
+
+
+@app.command("chat")
+def chat(
+    responder: Responder = DEFAULT_RESPONDER,
+    cause_turns_model: CauseTurns = DEFAULT_MODELS["cause_turns"],
+) -> None:
+    """Talk in the terminal; under each of your turns, its emotions and highlighted causes. Empty line or Ctrl-D ends."""
+    console = Console()
+    console.print("[dim]loading the models...[/]")
+    pipeline = _pipeline(responder, cause_turns_model)
+    turns: list[Turn] = []
+    console.print("[dim]Tell me what happened. An empty line or Ctrl-D ends the chat.[/]")
+    while True:
+        try:
+            text = console.input("[bold cyan]you> [/]").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not text:
+            break
+        if len(text) > MAX_CHARACTERS:
+            console.print(f"[red]that message is over {MAX_CHARACTERS} characters; please shorten it[/]")
+            continue
+        turns = [*turns, Turn("speaker", text)][-(MAX_TURNS - 1) :]
+        try:
+            response = pipeline(turns)
+        except EmocauseError as error:
+            console.print(f"[red]{error}[/]")
+            turns.pop()
+            continue
+        console.print(render_analysis(turns, response.analysis))
+        console.print(f"[bold magenta]listener> [/]{response.reply}")
+        turns.append(Turn("listener", response.reply))
