@@ -40,13 +40,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pipeline(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> EmpathyPipeline:
     lm = LMConfig(name=str(tiny_models["llama"]), lora_r=-1)
     folder = Responder(ResponderConfig(lm=lm, prompt=PromptConfig())).save(
         tmp_path_factory.mktemp("tiny") / "r"
     )
     pipeline = EmpathyPipeline.from_pretrained("default", responder=folder, cause_turns=None)
     pipeline.responder.config.decoding.max_new_tokens = 8
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def server(pipeline: EmpathyPipeline) -> Iterator[str]:
     config = ServiceConfig(max_body_bytes=4_000, max_batch=8, batch_wait_ms=50)
     port = _free_port()
     uv = uvicorn.Server(
@@ -194,3 +199,23 @@ def test_web_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 5_000
     finally:
         driver.quit()
+
+
+def test_latency_and_load_benchmarks_produce_rows(pipeline: EmpathyPipeline) -> None:
+    from emocause.data.schema import Turn
+    from emocause.service.benchmarks import latency_rows, load_test_rows, percentile
+
+    assert percentile([3.0, 1.0, 2.0, 4.0, 5.0], 50) == 3.0 and percentile([1.0, 2.0], 95) == 2.0
+    messages = [[Turn("speaker", "I lost my keys again.")], [Turn("speaker", "My sister is visiting!")]]
+    latency = {r.metric: r for r in latency_rows(pipeline, messages, "tiny")}
+    assert {"total_p50_seconds", "total_p95_seconds", "emotion_p50_seconds", "reply_p95_seconds"} <= set(
+        latency
+    )
+    assert latency["total_p50_seconds"].n == 2 and latency["total_p50_seconds"].value > 0
+    load = {
+        r.metric: r
+        for r in load_test_rows(pipeline, messages, "tiny", clients=4, seconds=2, port=_free_port())
+    }
+    assert load["errors"].value == 0 and load["throughput_requests_per_second"].value > 0
+    assert load["latency_p99_seconds"].value >= load["latency_p50_seconds"].value > 0
+    assert load["peak_memory_mib"].value > 100

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emocause.bench.results import read_anchors, read_results, render_report, write_results
+from emocause.bench.results import ResultRow, read_anchors, read_results, render_report, write_results
 from emocause.cli import app
 
 bench_app = typer.Typer(
@@ -126,3 +126,72 @@ def ab(
 
     sheet, page = write_ab_sheet(read_replies(ours), read_replies(baseline), out, n)
     Console().print(f"wrote {sheet}, {page} and {out / 'ab_key.csv'}")
+
+
+@bench_app.command("latency")
+def latency(
+    results: Annotated[
+        str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")
+    ] = "respond_latency",
+    n: Annotated[int, typer.Option(help="Messages (opening turns of ED test dialogues).")] = 30,
+    max_new_tokens: Annotated[int, typer.Option(help="Reply length cap.")] = 30,
+    responder: Annotated[str, typer.Option(help="Responder: shipped name or run folder.")] = "caer",
+    cause_turns_model: Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")] = "cee",
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
+    ] = None,
+) -> None:
+    """Latency of `respond` at batch 1 (p50/p95), in total and per stage."""
+    from emocause.cli.analyze import optional_model
+    from emocause.pipeline.respond import EmpathyPipeline
+    from emocause.service.benchmarks import first_messages, latency_rows
+
+    pipeline = EmpathyPipeline.from_pretrained(
+        "default", responder=responder, cause_turns=optional_model(cause_turns_model)
+    )
+    pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
+    label = f"respond: emotion-ed + ece + {cause_turns_model} + {responder}"
+    rows = latency_rows(pipeline, first_messages(n, data_root), label)
+    _print_and_write(results, rows, bench_dir)
+
+
+@bench_app.command("load")
+def load_test(
+    results: Annotated[
+        str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")
+    ] = "service_load",
+    clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 32,
+    seconds: Annotated[float, typer.Option(help="How long the clients keep sending.")] = 60.0,
+    max_batch: Annotated[int, typer.Option(help="Dialogues per model batch.")] = 8,
+    max_new_tokens: Annotated[int, typer.Option(help="Reply length cap.")] = 30,
+    responder: Annotated[str, typer.Option(help="Responder: shipped name or run folder.")] = "caer",
+    cause_turns_model: Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")] = "cee",
+    port: Annotated[int, typer.Option(help="Local port for the server under test.")] = 8765,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
+    ] = None,
+) -> None:
+    """Load test on localhost: CLIENTS concurrent clients for SECONDS; throughput, latency percentiles, errors, memory."""
+    from emocause.cli.analyze import optional_model
+    from emocause.pipeline.respond import EmpathyPipeline
+    from emocause.service.app import ServiceConfig
+    from emocause.service.benchmarks import first_messages, load_test_rows
+
+    pipeline = EmpathyPipeline.from_pretrained(
+        "default", responder=responder, cause_turns=optional_model(cause_turns_model)
+    )
+    pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
+    label = f"emocause serve: emotion-ed + ece + {cause_turns_model} + {responder}"
+    rows = load_test_rows(pipeline, first_messages(200, data_root), label, clients, seconds,
+                          ServiceConfig(max_batch=max_batch), port)  # fmt: skip
+    _print_and_write(results, rows, bench_dir)
+
+
+def _print_and_write(results: str, rows: list[ResultRow], bench_dir: Path) -> None:
+    out = write_results(results, rows, bench_dir / "results")
+    console = Console()
+    for row in rows:
+        console.print(f"{row.task:18} {row.metric:34} {row.value:10.4f}  N={row.n}")
+    console.print(f"wrote {out}")
