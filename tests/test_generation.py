@@ -199,6 +199,11 @@ def test_train_save_load_generate(tiny_models: dict[str, Path], tmp_path: Path, 
     assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
     assert loaded.respond([x], 1) == replies[:1], "left padding must not change a row's greedy reply"
 
+    before_merge = loaded.response_nll([x], [examples[0].response])[0][0]
+    loaded.lm.merge_adapters()
+    assert not any(p.requires_grad for p in loaded.parameters())
+    assert loaded.response_nll([x], [examples[0].response])[0][0] == pytest.approx(before_merge, rel=1e-4)
+
 
 # --- benchmark, A/B sheet and the respond command ----------------------------------------------------------
 

@@ -33,7 +33,8 @@ SEED = 2024
 
 
 def load_responder(model: str | Path) -> Responder:
-    """A trained responder, or `zero-shot`: the base LM (frozen) with the CAER instruction and no labels."""
+    """A trained responder (adapters merged for speed), or `zero-shot`: the base LM (frozen) with the CAER
+    instruction and no labels."""
     if str(model) == ZERO_SHOT:
         config = ResponderConfig(lm=LMConfig(lora_r=-1))
         config.prompt.situation = config.prompt.emotion = config.prompt.cause = False
@@ -41,6 +42,7 @@ def load_responder(model: str | Path) -> Responder:
     loaded = load_model(model)
     if not isinstance(loaded, Responder):
         raise ModelError(f"{model} is not a responder model")
+    loaded.lm.merge_adapters()
     return loaded
 
 

@@ -56,6 +56,7 @@ class EmpathyPipeline:
         model = load_model(responder)
         if not isinstance(model, Responder):
             raise ModelError(f"{responder} is not a responder model")
+        model.lm.merge_adapters()
         return cls(Analyzer(emotion, cause_words, cause_turns), model)
 
     def response_input(self, turns: Sequence[Turn], analysis: Analysis) -> ResponseInput:
