@@ -75,7 +75,14 @@ def test_packaged_training_recipes_load() -> None:
     from emocause.errors import ConfigError
     from emocause.training.recipes import builtin_config, get_recipe, parse_overrides
 
-    method_of = {"emotion": "emotion", "ece": "ece", "cee": "cee", "empathy": "empathy_cause"}
+    method_of = {
+        "emotion": "emotion",
+        "ece": "ece",
+        "cee": "cee",
+        "empathy": "empathy_cause",
+        "caer": "responder",
+        "ecg": "responder",
+    }
     packaged = sorted(Path(str(files("emocause") / "configs")).glob("*.yaml"))
     assert len(packaged) >= 5
     for path in packaged:
