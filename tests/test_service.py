@@ -40,12 +40,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> EmpathyPipeline:
+def tiny_responder(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     lm = LMConfig(name=str(tiny_models["llama"]), lora_r=-1)
-    folder = Responder(ResponderConfig(lm=lm, prompt=PromptConfig())).save(
+    return Responder(ResponderConfig(lm=lm, prompt=PromptConfig())).save(
         tmp_path_factory.mktemp("tiny") / "r"
     )
-    pipeline = EmpathyPipeline.from_pretrained("default", responder=folder, cause_turns=None)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_responder: Path) -> EmpathyPipeline:
+    pipeline = EmpathyPipeline.from_pretrained("default", responder=tiny_responder, cause_turns=None)
     pipeline.responder.config.decoding.max_new_tokens = 8
     return pipeline
 
@@ -219,3 +223,15 @@ def test_latency_and_load_benchmarks_produce_rows(pipeline: EmpathyPipeline) -> 
     assert load["errors"].value == 0 and load["throughput_requests_per_second"].value > 0
     assert load["latency_p99_seconds"].value >= load["latency_p50_seconds"].value > 0
     assert load["peak_memory_mib"].value > 100
+
+
+def test_terminal_chat_keeps_the_conversation(tiny_responder: Path) -> None:
+    from typer.testing import CliRunner
+
+    from emocause.cli import _register, app
+
+    _register()
+    args = ["chat", "--responder", str(tiny_responder), "--cause-turns-model", "none"]
+    result = CliRunner().invoke(app, args, input="I failed my exam today.\nI studied so hard for it.\n\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("listener>") == 2 and "analysis of turn 2" in result.output
