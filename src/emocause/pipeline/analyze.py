@@ -12,7 +12,7 @@ from pathlib import Path
 from emocause.data.schema import Turn
 from emocause.errors import EmocauseError, ModelError
 from emocause.models.cee import CauseUtteranceModel
-from emocause.models.ece import ECEModel
+from emocause.models.ece import ECEModel, is_content_word
 from emocause.models.emotion import EmotionClassifier
 from emocause.models.registry import load_model, shipped_models
 from emocause.models.responder import cause_sentence, word_causes
@@ -35,7 +35,7 @@ class Analysis:
     emotions: list[tuple[str, float]]
     """Emotion labels with probabilities, most probable first."""
     cause_words: list[CauseWord] = field(default_factory=list)
-    """The top cause words, best first, each with its turn and its word index in that turn."""
+    """The top cause words (content words only), best first, each with its turn and its word index in that turn."""
     cause_turns: list[tuple[int, float]] = field(default_factory=list)
     """Turns up to the target with the probability that they caused its emotion."""
     cause_turn_threshold: float = 0.5
@@ -93,7 +93,8 @@ class Analyzer:
             starts = {
                 t: words.turn_of.index(t) for t in set(words.turn_of) if t >= 0
             }  # first word of each turn
-            ranked = ECEModel.ranked_positions(words, scores)
+            # Shown to people: content words only ("My", "I" or "." explain nothing), as ECE's pseudo labels.
+            ranked = [i for i in ECEModel.ranked_positions(words, scores) if is_content_word(words.words[i])]
             cause_words = [
                 CauseWord(words.turn_of[i], i - starts[words.turn_of[i]], words.words[i], scores[i])
                 for i in ranked[: self.top_words]
