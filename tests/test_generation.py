@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from emocause.data.schema import Turn
+from emocause.errors import ModelError
 from emocause.models.caer import CAER_INSTRUCTION, PromptConfig, PromptParts, prompt_text, system_text
 from emocause.models.ecg import ATTENTION_NAME, biased_attention, cause_bias, token_cause_probabilities
 from emocause.models.lm import LMConfig
@@ -203,6 +204,14 @@ def test_train_save_load_generate(tiny_models: dict[str, Path], tmp_path: Path, 
     loaded.lm.merge_adapters()
     assert not any(p.requires_grad for p in loaded.parameters())
     assert loaded.response_nll([x], [examples[0].response])[0][0] == pytest.approx(before_merge, rel=1e-4)
+
+    half = Responder.load(result.best_folder)
+    with pytest.raises(ModelError, match="dtype 'float16'"):
+        half.lm.merge_adapters("float16")
+    half.lm.merge_adapters("bfloat16")
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
+    assert half.response_nll([x], [examples[0].response])[0][0] == pytest.approx(before_merge, rel=0.05)
+    assert isinstance(half.respond([x], 1)[0], str)
 
 
 # --- benchmark, A/B sheet and the respond command ----------------------------------------------------------

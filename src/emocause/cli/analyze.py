@@ -16,6 +16,13 @@ from emocause.errors import EmocauseError
 from emocause.pipeline.analyze import DEFAULT_MODELS, Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
 
+Dtype = Annotated[
+    str,
+    typer.Option(
+        "--dtype", help="Responder precision: float32, or bfloat16 (faster on CPUs with AVX512-BF16)."
+    ),
+]
+
 
 def optional_model(name: str) -> str | None:
     return None if name.lower() == "none" else name

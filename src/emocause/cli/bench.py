@@ -10,6 +10,7 @@ from rich.console import Console
 
 from emocause.bench.results import ResultRow, read_anchors, read_results, render_report, write_results
 from emocause.cli import app
+from emocause.cli.analyze import Dtype
 
 bench_app = typer.Typer(
     help="Run benchmarks (rows into benchmarks/results/) and render benchmarks/RESULTS.md.",
@@ -137,6 +138,7 @@ def latency(
     max_new_tokens: Annotated[int, typer.Option(help="Reply length cap.")] = 30,
     responder: Annotated[str, typer.Option(help="Responder: shipped name or run folder.")] = "caer",
     cause_turns_model: Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")] = "cee",
+    dtype: Dtype = "float32",
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
@@ -151,7 +153,7 @@ def latency(
         "default", responder=responder, cause_turns=optional_model(cause_turns_model)
     )
     pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
-    label = f"respond: emotion-ed + ece + {cause_turns_model} + {responder}"
+    label = f"respond: emotion-ed + ece + {cause_turns_model} + {responder} ({dtype})"
     rows = latency_rows(pipeline, first_messages(n, data_root), label)
     _print_and_write(results, rows, bench_dir)
 
@@ -168,6 +170,7 @@ def load_test(
     responder: Annotated[str, typer.Option(help="Responder: shipped name or run folder.")] = "caer",
     cause_turns_model: Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")] = "cee",
     port: Annotated[int, typer.Option(help="Local port for the server under test.")] = 8765,
+    dtype: Dtype = "float32",
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
@@ -183,7 +186,7 @@ def load_test(
         "default", responder=responder, cause_turns=optional_model(cause_turns_model)
     )
     pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
-    label = f"emocause serve: emotion-ed + ece + {cause_turns_model} + {responder}"
+    label = f"emocause serve: emotion-ed + ece + {cause_turns_model} + {responder} ({dtype})"
     rows = load_test_rows(pipeline, first_messages(200, data_root), label, clients, seconds,
                           ServiceConfig(max_batch=max_batch), port)  # fmt: skip
     _print_and_write(results, rows, bench_dir)

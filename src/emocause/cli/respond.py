@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from emocause.cli import app
-from emocause.cli.analyze import optional_model
+from emocause.cli.analyze import Dtype, optional_model
 from emocause.cli.render import render_analysis
 from emocause.errors import EmocauseError
 from emocause.pipeline.analyze import DEFAULT_MODELS
@@ -42,6 +42,7 @@ def respond(
     cause_turns_model: Annotated[
         str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip.")
     ] = DEFAULT_MODELS["cause_turns"],
+    dtype: Dtype = "float32",
 ) -> None:
     """Answer the last speaker turn: top emotions, cause words highlighted, cause turns marked, and the reply."""
     if (text is None) == (dialogue is None):
@@ -56,6 +57,7 @@ def respond(
         emotion=optional_model(emotion_model),
         cause_words=optional_model(cause_words_model),
         cause_turns=optional_model(cause_turns_model),
+        dtype=dtype,
     )
     response = pipeline(turns)
     if as_json:

@@ -19,6 +19,8 @@ from torch import nn
 from emocause.errors import ModelError
 from emocause.models.resolver import DEFAULT_LM, load_causal_lm
 
+INFERENCE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
 
 @dataclass
 class LMConfig:
@@ -92,13 +94,17 @@ class AdaptedLM(nn.Module):
             model.requires_grad_(False)
         self.model: nn.Module = model
 
-    def merge_adapters(self) -> None:
-        """Fold the LoRA adapters into the base weights for inference (about 1.4x faster generation on CPU);
-        the model can no longer be trained or saved as adapters afterwards."""
+    def merge_adapters(self, dtype: str = "float32") -> None:
+        """Fold the LoRA adapters into the base weights for inference (about 1.4x faster generation on CPU) and
+        cast to `dtype` (bfloat16 is another 1.5x on CPUs with AVX512-BF16); the model can no longer be
+        trained or saved as adapters afterwards."""
+        if dtype not in INFERENCE_DTYPES:
+            raise ModelError(f"dtype {dtype!r}: expected one of {sorted(INFERENCE_DTYPES)}")
         if isinstance(self.model, PeftModel):
             self.model = self.model.merge_and_unload()
-            self.model.requires_grad_(False)
             self.config.lora_r = -1
+        self.model.requires_grad_(False)
+        self.model.to(INFERENCE_DTYPES[dtype])
 
     @property
     def eos_id(self) -> int:

@@ -49,14 +49,16 @@ class EmpathyPipeline:
         emotion: str | Path | None = DEFAULT_MODELS["emotion"],
         cause_words: str | Path | None = DEFAULT_MODELS["cause_words"],
         cause_turns: str | Path | None = DEFAULT_MODELS["cause_turns"],
+        dtype: str = "float32",
     ) -> EmpathyPipeline:
-        """The shipped defaults (`default`), with any part replaced by a shipped name or run folder."""
+        """The shipped defaults (`default`), with any part replaced by a shipped name or run folder; `dtype` is
+        the responder's inference precision (float32, or bfloat16: faster where the CPU has AVX512-BF16)."""
         if name != "default":
             raise ModelError(f"unknown pipeline {name!r}; the shipped one is 'default'")
         model = load_model(responder)
         if not isinstance(model, Responder):
             raise ModelError(f"{responder} is not a responder model")
-        model.lm.merge_adapters()
+        model.lm.merge_adapters(dtype)
         return cls(Analyzer(emotion, cause_words, cause_turns), model)
 
     def response_input(self, turns: Sequence[Turn], analysis: Analysis) -> ResponseInput:
