@@ -28,7 +28,7 @@ bench() { # results-name model dataset replies causes label
 stages=("$@"); [ ${#stages[@]} -eq 0 ] && stages=(caer ed ablations bench ship)
 for stage in "${stages[@]}"; do case $stage in
   caer) train caer-ecc caer-ecc ;;
-  ed|ecg)
+  ed)
     train ecg-ed ecg-ed
     train plain-ed ecg-ed model.cause_bias=false
     train caer-ed caer-ed ;;
