@@ -12,6 +12,7 @@ from rich.console import Console
 
 from emocause.cli import app
 from emocause.cli.render import render_analysis
+from emocause.data.schema import Turn
 from emocause.errors import EmocauseError
 from emocause.pipeline.analyze import DEFAULT_MODELS, Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
@@ -24,39 +25,49 @@ Dtype = Annotated[
 ]
 
 
+MessageArg = Annotated[str | None, typer.Argument(help="A message from the person (the speaker).")]
+DialogueOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dialogue", help='JSON: ["speaker turn", "listener turn", ...] or {"turns": [{"role", "text"}]}.'
+    ),
+]
+EmotionModelOpt = Annotated[
+    str, typer.Option("--emotion-model", help="Shipped name or run folder; 'none' to skip.")
+]
+CauseWordsOpt = Annotated[str, typer.Option("--cause-words-model", help="ECE model; 'none' to skip.")]
+CauseTurnsOpt = Annotated[
+    str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip.")
+]
+
+
 def optional_model(name: str) -> str | None:
     return None if name.lower() == "none" else name
 
 
-@app.command("analyze")
-def analyze(
-    text: Annotated[str | None, typer.Argument(help="A message from the person (the speaker).")] = None,
-    dialogue: Annotated[
-        Path | None,
-        typer.Option(
-            "--dialogue",
-            help='JSON: ["speaker turn", "listener turn", ...] or {"turns": [{"role", "text"}]}.',
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
-    emotion_model: Annotated[
-        str, typer.Option("--emotion-model", help="Shipped name or run folder; 'none' to skip.")
-    ] = DEFAULT_MODELS["emotion"],
-    cause_words_model: Annotated[
-        str, typer.Option("--cause-words-model", help="ECE model; 'none' to skip.")
-    ] = DEFAULT_MODELS["cause_words"],
-    cause_turns_model: Annotated[
-        str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip.")
-    ] = DEFAULT_MODELS["cause_turns"],
-    top_words: Annotated[int, typer.Option("--top-words", min=1, max=20)] = 3,
-) -> None:
-    """Analyse the last speaker turn: top emotions, cause words highlighted, cause turns marked with *."""
+def read_turns(text: str | None, dialogue: Path | None) -> list[Turn]:
+    """The turns from TEXT or --dialogue (exactly one), with transformers' loading bars silenced."""
     if (text is None) == (dialogue is None):
         raise EmocauseError("give either a TEXT or --dialogue FILE")
     turns = read_dialogue_file(dialogue) if dialogue else parse_dialogue(text, "TEXT")
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # per-model "Loading weights" bars would bury the answer
+    return turns
+
+
+@app.command("analyze")
+def analyze(
+    text: MessageArg = None,
+    dialogue: DialogueOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
+    emotion_model: EmotionModelOpt = DEFAULT_MODELS["emotion"],
+    cause_words_model: CauseWordsOpt = DEFAULT_MODELS["cause_words"],
+    cause_turns_model: CauseTurnsOpt = DEFAULT_MODELS["cause_turns"],
+    top_words: Annotated[int, typer.Option("--top-words", min=1, max=20)] = 3,
+) -> None:
+    """Analyse the last speaker turn: top emotions, cause words highlighted, cause turns marked with *."""
+    turns = read_turns(text, dialogue)
     analyzer = Analyzer(
         optional_model(emotion_model),
         optional_model(cause_words_model),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,11 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
+DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding the datasets.")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score on.")]
+ResultsOpt = Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")]
+SplitOpt = Annotated[str, typer.Option("--split", "-s")]
+LabelOpt = Annotated[str | None, typer.Option("--label", help="Model name in the rows (default: PATH).")]
 BenchDir = Annotated[Path, typer.Option("--bench-dir", help="Folder holding results/ and anchors.yaml.")]
 
 
@@ -34,9 +39,7 @@ def report(bench_dir: BenchDir = Path("benchmarks")) -> None:
 @bench_app.command("baselines")
 def baselines(
     bench_dir: BenchDir = Path("benchmarks"),
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
-    ] = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Score the reference baselines (majority, random, self-cause, echo...) and write results/baselines.json."""
     from emocause.bench.baselines import run_baselines
@@ -49,26 +52,17 @@ def baselines(
 @bench_app.command("model")
 def model(
     path: Annotated[str, typer.Argument(help="A trained model: a run's best/ folder or a shipped name.")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score on.")],
-    results: Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")],
-    split: Annotated[str, typer.Option("--split", "-s")] = "test",
-    label: Annotated[
-        str | None, typer.Option("--label", help="Model name in the rows (default: PATH).")
-    ] = None,
+    dataset: DatasetOpt,
+    results: ResultsOpt,
+    split: SplitOpt = "test",
+    label: LabelOpt = None,
     bench_dir: BenchDir = Path("benchmarks"),
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
-    ] = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Score a trained understanding model (emotion, ECE, utterance causes, empathy causes) and time it."""
     from emocause.bench.understanding import bench_model
 
-    rows = bench_model(path, dataset, split, label, data_root)
-    out = write_results(results, rows, bench_dir / "results")
-    console = Console()
-    for row in rows:
-        console.print(f"{row.task:20} {row.metric:28} {row.value:10.4f}  N={row.n}")
-    console.print(f"wrote {out}")
+    _print_and_write(results, bench_model(path, dataset, split, label, data_root), bench_dir)
 
 
 @bench_app.command("responder")
@@ -76,12 +70,10 @@ def responder(
     path: Annotated[
         str, typer.Argument(help="A trained responder (run's best/ or shipped name), or zero-shot.")
     ],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score on.")],
-    results: Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")],
-    split: Annotated[str, typer.Option("--split", "-s")] = "test",
-    label: Annotated[
-        str | None, typer.Option("--label", help="Model name in the rows (default: PATH).")
-    ] = None,
+    dataset: DatasetOpt,
+    results: ResultsOpt,
+    split: SplitOpt = "test",
+    label: LabelOpt = None,
     replies: Annotated[
         str, typer.Option(help="every: each listener turn; last: each dialogue's last turn.")
     ] = "every",
@@ -93,9 +85,7 @@ def responder(
         int, typer.Option(help="Replies generated and scored (a prefix of the above).")
     ] = 100,
     bench_dir: BenchDir = Path("benchmarks"),
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
-    ] = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Score a responder: perplexity, BLEU/ROUGE/Distinct/BERTScore of generated replies, speed; keeps the replies."""
     import json
@@ -106,13 +96,10 @@ def responder(
         path, dataset, split, label=label, replies=replies, causes=causes, n_perplexity=n_perplexity,
         n_generate=n_generate, data_root=data_root,
     )  # fmt: skip
-    out = write_results(results, rows, bench_dir / "results")
+    out = _print_and_write(results, rows, bench_dir)
     replies_file = out.with_suffix(".replies.jsonl")
     replies_file.write_text("".join(json.dumps(r) + "\n" for r in sample), encoding="utf-8")
-    console = Console()
-    for row in rows:
-        console.print(f"{row.task:16} {row.metric:32} {row.value:10.4f}  N={row.n}")
-    console.print(f"wrote {out} and {replies_file}")
+    Console().print(f"wrote {replies_file}")
 
 
 @bench_app.command("ab")
@@ -129,32 +116,41 @@ def ab(
     Console().print(f"wrote {sheet}, {page} and {out / 'ab_key.csv'}")
 
 
+Responder = Annotated[str, typer.Option(help="Responder: shipped name or run folder.")]
+CauseTurns = Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")]
+MaxNewTokens = Annotated[int, typer.Option(help="Reply length cap.")]
+
+
+def _product_pipeline(responder: str, cause_turns: str, dtype: str, max_new_tokens: int) -> tuple[Any, str]:
+    """The default pipeline as the product runs it, and a label naming its parts."""
+    from emocause.cli.analyze import optional_model
+    from emocause.pipeline.respond import EmpathyPipeline
+
+    pipeline = EmpathyPipeline.from_pretrained(
+        "default", responder=responder, cause_turns=optional_model(cause_turns), dtype=dtype
+    )
+    pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
+    return pipeline, f"emotion-ed + ece + {cause_turns} + {responder} ({dtype})"
+
+
 @bench_app.command("latency")
 def latency(
     results: Annotated[
         str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")
     ] = "respond_latency",
     n: Annotated[int, typer.Option(help="Messages (opening turns of ED test dialogues).")] = 30,
-    max_new_tokens: Annotated[int, typer.Option(help="Reply length cap.")] = 30,
-    responder: Annotated[str, typer.Option(help="Responder: shipped name or run folder.")] = "caer",
-    cause_turns_model: Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")] = "cee",
+    max_new_tokens: MaxNewTokens = 30,
+    responder: Responder = "caer",
+    cause_turns_model: CauseTurns = "cee",
     dtype: Dtype = "float32",
     bench_dir: BenchDir = Path("benchmarks"),
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
-    ] = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Latency of `respond` at batch 1 (p50/p95), in total and per stage."""
-    from emocause.cli.analyze import optional_model
-    from emocause.pipeline.respond import EmpathyPipeline
     from emocause.service.benchmarks import first_messages, latency_rows
 
-    pipeline = EmpathyPipeline.from_pretrained(
-        "default", responder=responder, cause_turns=optional_model(cause_turns_model)
-    )
-    pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
-    label = f"respond: emotion-ed + ece + {cause_turns_model} + {responder} ({dtype})"
-    rows = latency_rows(pipeline, first_messages(n, data_root), label)
+    pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, max_new_tokens)
+    rows = latency_rows(pipeline, first_messages(n, data_root), f"respond: {parts}")
     _print_and_write(results, rows, bench_dir)
 
 
@@ -166,35 +162,28 @@ def load_test(
     clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 32,
     seconds: Annotated[float, typer.Option(help="How long the clients keep sending.")] = 60.0,
     max_batch: Annotated[int, typer.Option(help="Dialogues per model batch.")] = 8,
-    max_new_tokens: Annotated[int, typer.Option(help="Reply length cap.")] = 30,
-    responder: Annotated[str, typer.Option(help="Responder: shipped name or run folder.")] = "caer",
-    cause_turns_model: Annotated[str, typer.Option(help="Utterance-cause model; 'none' to skip.")] = "cee",
+    max_new_tokens: MaxNewTokens = 30,
+    responder: Responder = "caer",
+    cause_turns_model: CauseTurns = "cee",
     port: Annotated[int, typer.Option(help="Local port for the server under test.")] = 8765,
     dtype: Dtype = "float32",
     bench_dir: BenchDir = Path("benchmarks"),
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
-    ] = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Load test on localhost: CLIENTS concurrent clients for SECONDS; throughput, latency percentiles, errors, memory."""
-    from emocause.cli.analyze import optional_model
-    from emocause.pipeline.respond import EmpathyPipeline
     from emocause.service.app import ServiceConfig
     from emocause.service.benchmarks import first_messages, load_test_rows
 
-    pipeline = EmpathyPipeline.from_pretrained(
-        "default", responder=responder, cause_turns=optional_model(cause_turns_model)
-    )
-    pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
-    label = f"emocause serve: emotion-ed + ece + {cause_turns_model} + {responder} ({dtype})"
-    rows = load_test_rows(pipeline, first_messages(200, data_root), label, clients, seconds,
+    pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, max_new_tokens)
+    rows = load_test_rows(pipeline, first_messages(200, data_root), f"emocause serve: {parts}", clients, seconds,
                           ServiceConfig(max_batch=max_batch), port)  # fmt: skip
     _print_and_write(results, rows, bench_dir)
 
 
-def _print_and_write(results: str, rows: list[ResultRow], bench_dir: Path) -> None:
+def _print_and_write(results: str, rows: list[ResultRow], bench_dir: Path) -> Path:
     out = write_results(results, rows, bench_dir / "results")
     console = Console()
     for row in rows:
-        console.print(f"{row.task:18} {row.metric:34} {row.value:10.4f}  N={row.n}")
+        console.print(f"{row.task:20} {row.metric:34} {row.value:10.4f}  N={row.n}")
     console.print(f"wrote {out}")
+    return out

@@ -4,53 +4,42 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from emocause.cli import app
-from emocause.cli.analyze import Dtype, optional_model
+from emocause.cli.analyze import (
+    CauseTurnsOpt,
+    CauseWordsOpt,
+    DialogueOpt,
+    Dtype,
+    EmotionModelOpt,
+    MessageArg,
+    optional_model,
+    read_turns,
+)
 from emocause.cli.render import render_analysis
-from emocause.errors import EmocauseError
 from emocause.pipeline.analyze import DEFAULT_MODELS
-from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
 from emocause.pipeline.respond import DEFAULT_RESPONDER, EmpathyPipeline
 
 
 @app.command("respond")
 def respond(
-    text: Annotated[str | None, typer.Argument(help="A message from the person (the speaker).")] = None,
-    dialogue: Annotated[
-        Path | None,
-        typer.Option(
-            "--dialogue",
-            help='JSON: ["speaker turn", "listener turn", ...] or {"turns": [{"role", "text"}]}.',
-        ),
-    ] = None,
+    text: MessageArg = None,
+    dialogue: DialogueOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis and reply as JSON.")] = False,
     responder: Annotated[
         str, typer.Option("--responder", help="Responder: shipped name or run folder.")
     ] = DEFAULT_RESPONDER,
-    emotion_model: Annotated[
-        str, typer.Option("--emotion-model", help="Shipped name or run folder; 'none' to skip.")
-    ] = DEFAULT_MODELS["emotion"],
-    cause_words_model: Annotated[
-        str, typer.Option("--cause-words-model", help="ECE model; 'none' to skip.")
-    ] = DEFAULT_MODELS["cause_words"],
-    cause_turns_model: Annotated[
-        str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip.")
-    ] = DEFAULT_MODELS["cause_turns"],
+    emotion_model: EmotionModelOpt = DEFAULT_MODELS["emotion"],
+    cause_words_model: CauseWordsOpt = DEFAULT_MODELS["cause_words"],
+    cause_turns_model: CauseTurnsOpt = DEFAULT_MODELS["cause_turns"],
     dtype: Dtype = "float32",
 ) -> None:
     """Answer the last speaker turn: top emotions, cause words highlighted, cause turns marked, and the reply."""
-    if (text is None) == (dialogue is None):
-        raise EmocauseError("give either a TEXT or --dialogue FILE")
-    turns = read_dialogue_file(dialogue) if dialogue else parse_dialogue(text, "TEXT")
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # per-model "Loading weights" bars would bury the answer
+    turns = read_turns(text, dialogue)
     pipeline = EmpathyPipeline.from_pretrained(
         "default",
         responder=responder,

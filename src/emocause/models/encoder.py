@@ -11,10 +11,10 @@ import json
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, cast
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -53,9 +53,7 @@ class AdaptedEncoder(nn.Module):
                 lora_dropout=config.lora_dropout,
                 target_modules=config.lora_targets,
             )
-            with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing to act on
-                warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
-                model = get_peft_model(model, lora)
+            model = wrap_lora(model, lora)
         elif config.lora_r < 0:
             model.requires_grad_(False)
         self.model = model
@@ -63,6 +61,15 @@ class AdaptedEncoder(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: Any) -> Any:
         return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra)
+
+
+def wrap_lora(model: nn.Module, lora: LoraConfig) -> PeftModel:
+    """`model` with LoRA adapters (peft), without the warnings peft raises that callers cannot act on
+    (a deprecated transformers question; GPT-2's Conv1D layout, which peft handles itself)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
+        warnings.filterwarnings("ignore", message="fan_in_fan_out is set to False")
+        return cast(PeftModel, get_peft_model(model, lora))  # type: ignore[arg-type]
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

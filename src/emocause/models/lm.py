@@ -8,15 +8,15 @@ Position ids are derived from the attention mask so padding does not shift them.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, PeftModel
 from torch import nn
 
 from emocause.errors import ModelError
+from emocause.models.encoder import wrap_lora
 from emocause.models.resolver import DEFAULT_LM, load_causal_lm
 
 INFERENCE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -84,19 +84,14 @@ class AdaptedLM(nn.Module):
                 task_type="CAUSAL_LM",
                 **extra,  # type: ignore[arg-type]
             )
-            with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing to act on
-                warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
-                warnings.filterwarnings(
-                    "ignore", message="fan_in_fan_out is set to False"
-                )  # GPT-2 Conv1D, handled
-                model = get_peft_model(model, lora)  # type: ignore[arg-type]
+            model = wrap_lora(model, lora)
         elif config.lora_r < 0:
             model.requires_grad_(False)
         self.model: nn.Module = model
 
     def merge_adapters(self, dtype: str = "float32") -> None:
         """Fold the LoRA adapters into the base weights for inference (about 1.4x faster generation on CPU) and
-        cast to `dtype` (bfloat16 is another 1.5x on CPUs with AVX512-BF16); the model can no longer be
+        cast to `dtype` (bfloat16 is another 1.25x on CPUs with AVX512-BF16); the model can no longer be
         trained or saved as adapters afterwards."""
         if dtype not in INFERENCE_DTYPES:
             raise ModelError(f"dtype {dtype!r}: expected one of {sorted(INFERENCE_DTYPES)}")
