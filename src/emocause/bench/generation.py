@@ -69,8 +69,7 @@ def bench_responder(
     shown = examples[:n_generate]
     generated = responder.respond([x.input for x in shown])
     records = [
-        {"id": x.dialogue_id, "turn": x.turn, "response": r, "nll_sum": n, "n_tokens": c, "level": "subword"}
-        for x, r, (n, c) in zip(shown, generated, scored, strict=False)
+        {"id": x.dialogue_id, "turn": x.turn, "response": r} for x, r in zip(shown, generated, strict=True)
     ]
     notes = f"{len(shown)} generated of a seeded sample; {_decoding_note(responder)}"
     evaluation = evaluate_predictions(
@@ -79,7 +78,7 @@ def bench_responder(
     )  # fmt: skip
     evaluation.seconds = time.perf_counter() - started
     evaluation.task = TASK
-    rows = [r for r in evaluation.rows(label, notes) if not r.metric.startswith("perplexity")]
+    rows = evaluation.rows(label, notes)  # perplexity comes below, over all scored references
     tokens = sum(c for _, c in scored)
     rows.append(
         ResultRow(TASK, dataset, split, len(examples), "perplexity_subword",
