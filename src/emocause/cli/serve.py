@@ -43,12 +43,27 @@ def serve(
     ] = 15.0,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds before a request gets 504.")] = 120.0,
     dtype: Dtype = "float32",
+    lm: Annotated[
+        str | None,
+        typer.Option(
+            "--lm",
+            help="Serve this causal LM (hub id or folder) as a plain OpenAI-compatible chat-completions "
+            "server instead of the empathy service, e.g. for `emocause ecdd run --base-url`.",
+        ),
+    ] = None,
 ) -> None:
     """Serve /v1/respond, /v1/analyze, /v1/chat/completions, /healthz, /metrics and the chat page at /."""
     import uvicorn
 
     from emocause.service.app import ServiceConfig, create_app
 
+    if lm is not None:
+        from emocause.models.chat import LocalChatBackend
+        from emocause.service.lm_app import create_lm_app
+
+        backend = LocalChatBackend(lm, max_batch=max_batch, batch_wait_ms=batch_wait_ms, dtype=dtype)
+        uvicorn.run(create_lm_app(backend, request_timeout_s=timeout), host=host, port=port)
+        return
     config = ServiceConfig(max_batch=max_batch, batch_wait_ms=batch_wait_ms, request_timeout_s=timeout)
     uvicorn.run(create_app(_pipeline(responder, cause_turns_model, dtype), config), host=host, port=port)
 

@@ -19,7 +19,8 @@ QUERIES = f"{FOLDER}/system_eval_test.tsv"
 GENERATIONS = f"{FOLDER}/comet_bart_generations.json"
 
 
-def _read_queries(path: Path) -> list[KnowledgeRecord]:
+def read_atomic_queries(path: Path) -> list[KnowledgeRecord]:
+    """The sample's rows: `head @@ relation<TAB>tail| tail| ...`."""
     check_file(path)
     records = []
     with path.open(encoding="utf-8") as fh:
@@ -66,7 +67,7 @@ def read_atomic_triples(path: Path) -> list[KnowledgeRecord]:
 
 def load_atomic(root: Path, split: str) -> LoadResult:
     result = LoadResult()
-    result.knowledge = _read_queries(root / QUERIES)
+    result.knowledge = read_atomic_queries(root / QUERIES)
     by_query = {(r.head, r.relation): r for r in result.knowledge}
     path = root / GENERATIONS
     for line, record in iter_jsonl(path):

@@ -18,7 +18,7 @@ from typing import Any
 
 from emocause.data.common import alternating_roles, label, locate
 from emocause.data.io import iter_jsonl, load_npy_strings, require
-from emocause.data.registry import DatasetSpec, LoadResult, register
+from emocause.data.registry import DatasetSpec, LoadResult, register, register_file_format
 from emocause.data.schema import Dialogue, Turn
 from emocause.errors import DataError
 from emocause.resources.taxonomies import ECC, ecc_category
@@ -86,16 +86,25 @@ def _dialogue_from_record(
         emotion=emotion,
         situation=record["narrative"],
         cause_labels="gold",
-        meta={"head": record["head"], "tail": record["tail"], "sentence": record.get("sentence")},
+        meta={
+            "head": record["head"],
+            "tail": record["tail"],
+            "sentence": record.get("sentence"),
+            **({"provenance": record["provenance"]} if "provenance" in record else {}),
+        },
     )
 
 
-def load_ecc(root: Path, split: str) -> LoadResult:
+def read_ecc_jsonl(path: Path, split: str = "all") -> LoadResult:
+    """Every dialogue of an ECC-format JSONL file (the released files, or an EC-DD generation run)."""
     result = LoadResult()
-    path = root / FOLDER / f"ECC_{_FILE_SPLIT[split]}_ALL.jsonl"
     for line, record in iter_jsonl(path):
         result.dialogues.append(_dialogue_from_record(record, split, path, f"line {line}", result))
     return result
+
+
+def load_ecc(root: Path, split: str) -> LoadResult:
+    return read_ecc_jsonl(root / FOLDER / f"ECC_{_FILE_SPLIT[split]}_ALL.jsonl", split)
 
 
 def _example(index: int, arrays: dict[str, Any], split: str, path: Path, result: LoadResult) -> Dialogue:
@@ -169,3 +178,4 @@ register(
         expected={"train": 7_376, "valid": 854, "test": 896},
     )
 )
+register_file_format(".jsonl", "ECC-format JSONL (as `emocause ecdd run` writes)", read_ecc_jsonl)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,11 +63,50 @@ def dataset_names() -> list[str]:
     return list(_REGISTRY)
 
 
+_FILE_FORMATS: dict[str, tuple[str, Callable[[Path], LoadResult]]] = {}
+FILE_SPLITS = ("all", "train", "valid", "test")
+
+
+def register_file_format(suffix: str, description: str, reader: Callable[[Path], LoadResult]) -> None:
+    """Let a file with this suffix stand for a dataset name (for example an EC-DD output in ECC JSONL)."""
+    _FILE_FORMATS[suffix] = (description, reader)
+
+
+def file_split(record_id: str) -> str:
+    """A record's split inside a single file: a fixed hash of its id, 80 % train, 10 % valid, 10 % test,
+    so a file that grows (a resumed generation run) never moves a record from one split to another."""
+    bucket = int(hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:8], 16) % 10
+    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+
+
+def _file_spec(path: Path) -> DatasetSpec:
+    description, reader = _FILE_FORMATS[path.suffix]
+
+    def loader(_root: Path, split: str) -> LoadResult:
+        result = reader(path)
+        if split != "all":
+            result.dialogues = [d for d in result.dialogues if file_split(d.id) == split]
+        for dialogue in result.dialogues:
+            dialogue.split = split
+        return result
+
+    return DatasetSpec(
+        name=str(path), description=description, splits=FILE_SPLITS, files=lambda _: [str(path)], loader=loader
+    )
+
+
 def get_spec(name: str) -> DatasetSpec:
-    try:
+    """A registered dataset, or a file in a registered format (its splits: all, and train/valid/test by
+    `file_split`)."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise DataError(name, "unknown dataset", expected=f"one of {', '.join(_REGISTRY)}") from None
+    path = Path(name).expanduser()
+    if path.suffix in _FILE_FORMATS:
+        if not path.is_file():
+            raise DataError(path, "file not found", expected=f"a {_FILE_FORMATS[path.suffix][0]} file")
+        return _file_spec(path.resolve())
+    formats = ", ".join(f"a {description} file (*{suffix})" for suffix, (description, _) in _FILE_FORMATS.items())
+    raise DataError(name, "unknown dataset", expected=f"one of {', '.join(_REGISTRY)}, or {formats}")
 
 
 def load(name: str, split: str, root: str | Path | None = None) -> LoadResult:

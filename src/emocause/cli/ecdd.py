@@ -1,0 +1,119 @@
+"""`emocause ecdd ...`: synthesize emotion-cause dialogues with any LLM (EC-DD), and report on them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from emocause.cli import app
+from emocause.config import load_config
+from emocause.errors import ConfigError
+from emocause.training.recipes import parse_overrides
+
+ecdd_app = typer.Typer(
+    help="EC-DD: emotion-cause dialogues from ATOMIC seeds with a local LLM or an OpenAI-compatible server.",
+    no_args_is_help=True,
+)
+app.add_typer(ecdd_app, name="ecdd")
+
+DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding the datasets.")]
+
+
+@ecdd_app.command("run")
+def run(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .jsonl (ECC format); sidecars beside it.")],
+    seeds: Annotated[
+        str | None, typer.Option(help="'atomic' (the ATOMIC-2020 sample), or a .tsv / .jsonl seed file.")
+    ] = None,
+    relation: Annotated[
+        list[str] | None, typer.Option("--relation", help="ATOMIC relations to seed from (default xReact).")
+    ] = None,
+    max_seeds: Annotated[int | None, typer.Option(min=0, help="Only the first N seeds of the shard.")] = None,
+    shard: Annotated[str | None, typer.Option(help="i/n: this machine's share of the seeds.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Seeds (and requests) in flight.")] = None,
+    model: Annotated[
+        str, typer.Option(help="Local causal LM (hub id or folder), or the server's model name.")
+    ] = "HuggingFaceTB/SmolLM2-135M-Instruct",
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; default: run locally."
+        ),
+    ] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the server's API key, if it needs one.")
+    ] = "OPENAI_API_KEY",
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds per request before it is retried.")] = 300.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries per request, with exponential backoff.")] = 4,
+    rps: Annotated[
+        float | None, typer.Option(min=0.01, help="At most this many requests per second.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML of EcddConfig fields.")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one EcddConfig field: key=value.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue OUT: seeds already kept or dropped are skipped.")
+    ] = False,
+    data_root: DataRoot = None,
+) -> None:
+    """Generate ECC-format dialogues; kill it at any time and continue with --resume."""
+    from emocause.models.chat import ChatBackend, LocalChatBackend, OpenAIChatBackend
+    from emocause.pipeline.ecdd.run import EcddConfig, run_ecdd
+
+    given = {
+        "seeds": seeds,
+        "relations": relation,
+        "max_seeds": max_seeds,
+        "shard": shard,
+        "concurrency": concurrency,
+    }
+    settings: Any = load_config(
+        EcddConfig, config, {**parse_overrides(overrides or []), **{k: v for k, v in given.items() if v}}
+    )
+    backend: ChatBackend
+    if base_url:
+        backend = OpenAIChatBackend(
+            base_url, model, api_key=os.environ.get(api_key_env), concurrency=settings.concurrency,
+            timeout_s=timeout, retries=retries, requests_per_second=rps,
+        )  # fmt: skip
+    else:
+        if rps is not None:
+            raise ConfigError("--rps limits requests to a server; it needs --base-url")
+        backend = LocalChatBackend(model, max_batch=settings.concurrency)
+    console = Console()
+    with Progress(
+        TextColumn("[bold]ecdd[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=None)
+        counts = {"kept": 0, "dropped": 0, "failed": 0}
+
+        def started(n: int) -> None:
+            progress.update(task, total=n, description="kept 0, dropped 0, failed 0")
+
+        def advanced(kind: str, _reason: str) -> None:
+            counts[kind] += 1
+            progress.update(task, advance=1, description=", ".join(f"{k} {v}" for k, v in counts.items()))
+
+        async def main() -> Any:
+            try:
+                return await run_ecdd(settings, backend, out, resume=resume, data_root=data_root,
+                                      on_outcome=advanced, on_start=started)  # fmt: skip
+            finally:
+                await backend.aclose()
+
+        summary = asyncio.run(main())
+    console.print_json(json.dumps(asdict(summary)))
+    if summary.failed:
+        console.print(
+            f"[yellow]{sum(summary.failed.values())} seeds failed; run again with --resume to retry them[/]"
+        )

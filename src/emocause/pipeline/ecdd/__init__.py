@@ -1,0 +1,1 @@
+"""EC-DD: the ECC paper's pipeline for synthesizing emotion-cause-labelled dialogues (see `run`)."""

@@ -1,0 +1,133 @@
+"""Append-only output of an EC-DD run: what survives a kill at any moment, and how a resume reads it back.
+
+Files beside `OUT.jsonl`:
+- `OUT.jsonl`: kept dialogues, one ECC-format record a line;
+- `OUT.dropped.jsonl`: every dropped seed with its stage and reason;
+- `OUT.run.json`: the run's settings (model, prompts and their fingerprint), written before the first record;
+- `OUT.summary.json`: counts, tokens and speed, rewritten at the end of each invocation.
+
+A record is one `write` of a whole line on a file opened for appending, then fsync. A kill (even kill -9)
+can leave at most a partial last line; `open_store(resume=True)` cuts it off, and that seed runs again.
+Seeds whose model calls failed (server down after the retries) are recorded nowhere, so a resume retries them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emocause.errors import ConfigError, DataError
+
+
+def sidecar(out: Path, name: str) -> Path:
+    return out.with_name(f"{out.stem}.{name}")
+
+
+def _complete_lines(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL file; a partial last line (a kill mid-write) is cut off the file."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    records = []
+    for number, line in enumerate(data[:end].splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(path, f"invalid JSON: {error.msg}", where=f"line {number}",
+                            expected="a file this command wrote; restore it or start a new output") from None  # fmt: skip
+        records.append(record)
+    return records
+
+
+class _AppendFile:
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def append(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@dataclass
+class Store:
+    out: Path
+    kept_ids: set[str] = field(default_factory=set)
+    dropped_ids: set[str] = field(default_factory=set)
+    previous: dict[str, Any] = field(default_factory=dict)
+    """The summary of the invocation before this one (when resuming)."""
+    _kept: _AppendFile | None = None
+    _dropped: _AppendFile | None = None
+
+    def done(self, seed_id: str) -> bool:
+        return seed_id in self.kept_ids or seed_id in self.dropped_ids
+
+    def keep(self, record: dict[str, Any]) -> None:
+        assert self._kept is not None
+        self._kept.append(record)
+        self.kept_ids.add(record["doc_id"])
+
+    def drop(self, record: dict[str, Any]) -> None:
+        assert self._dropped is not None
+        self._dropped.append(record)
+        self.dropped_ids.add(record["seed_id"])
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        path = sidecar(self.out, "summary.json")
+        staging = path.with_name(path.name + ".tmp")
+        staging.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        staging.replace(path)
+
+    def close(self) -> None:
+        for handle in (self._kept, self._dropped):
+            if handle is not None:
+                handle.close()
+
+
+_MUST_MATCH = ("model", "prompts", "prompts_fingerprint", "relations", "seeds")
+
+
+def open_store(out: Path, manifest: dict[str, Any], *, resume: bool) -> Store:
+    """The output files, new or (with `resume`) continued; refuses to overwrite or to mix settings."""
+    if out.suffix != ".jsonl":
+        raise ConfigError(f"{out}: the output must be a .jsonl file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run_file = sidecar(out, "run.json")
+    existing = [p for p in (out, sidecar(out, "dropped.jsonl"), run_file) if p.exists() and p.stat().st_size]
+    store = Store(out)
+    if existing and not resume:
+        raise ConfigError(
+            f"{out}: output already exists ({', '.join(p.name for p in existing)}); pass --resume to continue "
+            "it, or choose another path"
+        )
+    if resume and run_file.exists():
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        changed = [k for k in _MUST_MATCH if previous.get(k) != manifest.get(k)]
+        if changed:
+            details = "; ".join(f"{k}: {previous.get(k)!r} then, {manifest.get(k)!r} now" for k in changed)
+            raise ConfigError(f"{out}: cannot resume with other settings ({details})")
+        summary_file = sidecar(out, "summary.json")
+        if summary_file.exists():
+            store.previous = json.loads(summary_file.read_text(encoding="utf-8"))
+    store.kept_ids = {str(r["doc_id"]) for r in _complete_lines(out)}
+    store.dropped_ids = {str(r["seed_id"]) for r in _complete_lines(sidecar(out, "dropped.jsonl"))}
+    if not run_file.exists():
+        run_file.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    store._kept = _AppendFile(out)
+    store._dropped = _AppendFile(sidecar(out, "dropped.jsonl"))
+    return store
