@@ -48,8 +48,10 @@ class Completion:
 
 
 class ChatBackend(Protocol):
-    name: str
-    """The model's name as the output's provenance records it."""
+    @property
+    def name(self) -> str:
+        """The model's name as the output's provenance records it."""
+        ...
 
     async def complete(self, messages: Sequence[Message], options: GenerationOptions) -> Completion: ...
 

@@ -144,7 +144,9 @@ class _Generator:
             for label in ECC.labels
         )
 
-    async def ask(self, stage: str, max_tokens: int, temperature: float | None = None, **fields: str) -> str:
+    async def ask(
+        self, stage: str, max_tokens: int, fields: dict[str, str], temperature: float | None = None
+    ) -> str:
         messages = [
             {"role": "system", "content": self.prompts.render("system")},
             {"role": "user", "content": self.prompts.render(stage, **fields)},
@@ -172,8 +174,9 @@ class _Generator:
             self._categories[key] = future
             try:
                 answer = await self.ask(
-                    "emotion_category", 8, temperature=0.0, word=tail,
-                    categories=", ".join(ECC.labels), dictionary=self._dictionary,
+                    "emotion_category", 8,
+                    {"word": tail, "categories": ", ".join(ECC.labels), "dictionary": self._dictionary},
+                    temperature=0.0,
                 )  # fmt: skip
                 future.set_result(parse_category(answer))
             except BaseException as error:
@@ -239,7 +242,7 @@ class _Generator:
 
         situation = ""
         for _ in range(config.dialogue_attempts):
-            situation = " ".join((await self.ask("situation", config.situation_tokens, **fields)).split())
+            situation = " ".join((await self.ask("situation", config.situation_tokens, fields)).split())
             if situation:
                 break
         if not situation:
@@ -254,7 +257,7 @@ class _Generator:
             if self.by_turns:
                 parsed = await self.dialogue_by_turns(situation, fields)
             else:
-                text = await self.ask("dialogue", config.dialogue_tokens, situation=situation, **fields)
+                text = await self.ask("dialogue", config.dialogue_tokens, {**fields, "situation": situation})
                 parsed = parse_dialogue(text, name, friend, config.min_turns)
             if isinstance(parsed, str):
                 dropped = Dropped("dialogue", "malformed dialogue", parsed)
@@ -285,7 +288,7 @@ class _Generator:
         located = None
         for _ in range(config.annotation_attempts):
             raw = await self.ask(
-                "annotate", config.annotation_tokens, temperature=0.0, dialogue=dialogue_text, **fields
+                "annotate", config.annotation_tokens, {**fields, "dialogue": dialogue_text}, temperature=0.0
             )
             answer = parse_annotation(raw)
             if answer is None:
@@ -314,8 +317,10 @@ class _Generator:
         if config.quality:
             for _ in range(config.annotation_attempts):
                 quality = parse_quality(await self.ask(
-                    "quality", config.quality_tokens, temperature=0.0, dialogue=dialogue_text,
-                    emotion_sentence=emotion_at.text, cause_sentence=cause_at.text, **fields,
+                    "quality", config.quality_tokens,
+                    {**fields, "dialogue": dialogue_text, "emotion_sentence": emotion_at.text,
+                     "cause_sentence": cause_at.text},
+                    temperature=0.0,
                 ))  # fmt: skip
                 if quality is not None:
                     break

@@ -37,7 +37,7 @@ def fill_persons(head: str, name: str, friend: str) -> str:
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 # "Name (crying sadly):" and "**Name**:" -> the name; "*sighs*", "[laughs]", a leading "(smiling)" -> nothing.
 _TURN = re.compile(
-    r"^\s*[-*>]*\s*\**(?P<name>[A-Z][\w.' -]{0,30}?)\**\s*(?:\([^)]*\))?\s*\**\s*:\s*\**(?P<text>.*)$"
+    r"^\s*[-*>]*\s*\**(?P<name>[A-Z][\w.' -]{0,30}?)\**\s*(?:\([^)]*\))?\s*\**\s*:\s*(?P<text>.*)$"
 )
 _ACTIONS = re.compile(r"\*[^*]*\*|\[[^\]]*\]|^\s*\([^)]*\)\s*")
 
