@@ -124,6 +124,6 @@ def report_rows(paths: list[Path], real_ecc: list[tuple[str, Path]]) -> list[Res
     for split, path in real_ecc:
         start = time.perf_counter()
         stats = file_statistics(path)
-        rows += statistics_rows(stats, "ecc", split, "ECC release (GPT-3.5)", time.perf_counter() - start,
+        rows += statistics_rows(stats, "ecc", split, "baseline: ECC release (GPT-3.5), our definitions", time.perf_counter() - start,
                                 f"emotions {stats.emotions}")  # fmt: skip
     return rows
