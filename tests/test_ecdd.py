@@ -21,6 +21,7 @@ from emocause.data import load
 from emocause.errors import ConfigError, DataError
 from emocause.models.chat import BackendError, GenerationOptions, LocalChatBackend, OpenAIChatBackend
 from emocause.pipeline.ecdd.filters import PatternToxicity, seed_cause_text
+from emocause.pipeline.ecdd.report import run_rows
 from emocause.pipeline.ecdd.run import PROMPT_STAGES, EcddConfig, run_ecdd
 from emocause.pipeline.ecdd.seeds import Seed, in_shard, parse_shard, read_seeds
 from emocause.pipeline.ecdd.store import sidecar
@@ -230,6 +231,11 @@ def test_run_refuses_to_overwrite_and_resumes_without_repeating(tmp_path: Path) 
     ids = [json.loads(line)["doc_id"] for line in out.read_text().splitlines()]
     drops = [json.loads(line)["seed_id"] for line in sidecar(out, "dropped.jsonl").read_text().splitlines()]
     assert len(ids) == len(set(ids)) == 4 and len(ids) + len(drops) == 7
+    # The speed rows describe the resumed invocation alone, and say so.
+    rows = {r.metric: r for r in run_rows(out)}
+    assert rows["seeds_per_minute"].n == 4 and rows["seeds_per_minute"].value > 0
+    assert rows["completion_tokens_per_second"].value > 0
+    assert "3 seeds were done before a resume" in rows["kept_share"].notes
 
 
 def test_backend_failures_are_retried_on_resume(tmp_path: Path) -> None:
@@ -335,3 +341,14 @@ def test_generated_file_trains_caer(tiny_models: dict[str, Path], tmp_path: Path
     })  # fmt: skip
     result = train_responder(recipe, tmp_path / "run")
     assert result.steps == 2 and (result.best_folder / "weights.safetensors").is_file()
+
+
+def test_report_of_a_run_that_kept_nothing(tmp_path: Path) -> None:
+    from emocause.pipeline.ecdd.report import file_statistics, statistics_rows
+
+    empty = tmp_path / "run" / "ecdd.jsonl"
+    empty.parent.mkdir()
+    empty.write_text("")
+    stats = file_statistics(empty)
+    assert stats.dialogues == 0 and stats.mtld is None
+    assert statistics_rows(stats, "run/ecdd.jsonl", "all", "m", 0.0) == []

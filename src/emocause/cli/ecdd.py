@@ -128,6 +128,9 @@ def report(
         str | None, typer.Option(help="Also write the rows to <bench-dir>/results/NAME.json.")
     ] = None,
     bench_dir: Annotated[Path, typer.Option(help="Folder holding results/.")] = Path("benchmarks"),
+    reference: Annotated[
+        bool, typer.Option(help="Add the statistics of the real ECC dev and test files.")
+    ] = True,
     data_root: DataRoot = None,
 ) -> None:
     """Dialogues, turns, words per utterance, MTLD, label validity, quality scores and run speed, beside the
@@ -144,7 +147,7 @@ def report(
         (split, root / FOLDER / f"ECC_{name}_ALL.jsonl")
         for split, name in (("valid", "dev"), ("test", "test"))
     ]
-    rows = report_rows(files, [(split, path) for split, path in real if path.is_file()])
+    rows = report_rows(files, [(split, path) for split, path in real if reference and path.is_file()])
     table = Table(
         title="EC-DD data (ECC paper, Table 3: 13.0 turns, 22.0 words per utterance, MTLD 55.3; label score 4.2)"
     )

@@ -31,10 +31,11 @@ from emocause.pipeline.ecdd.store import sidecar
 @dataclass
 class DataStatistics:
     dialogues: int
-    turns_per_dialogue: float
-    words_per_utterance: float
-    mtld: float
-    label_validity: float
+    turns_per_dialogue: float | None
+    """None (as the other means) for a file with no dialogue."""
+    words_per_utterance: float | None
+    mtld: float | None
+    label_validity: float | None
     quality_mean: float | None
     quality_parsed: float | None
     emotions: dict[str, float]
@@ -49,6 +50,8 @@ def file_statistics(path: Path) -> DataStatistics:
     scores = [r["quality"]["score"] for r in raw if isinstance(r.get("quality"), dict)]
     has_quality = any("quality" in r for r in raw)
     emotions = Counter(d.emotion for d in dialogues)
+    if not dialogues:
+        return DataStatistics(0, None, None, None, None, None, None, {})
     return DataStatistics(
         dialogues=len(dialogues),
         turns_per_dialogue=statistics.fmean(len(d.turns) for d in dialogues),
@@ -84,6 +87,11 @@ def statistics_rows(
     return rows
 
 
+def file_label(path: Path) -> str:
+    """`run-folder/file.jsonl`: runs write files of the same name into different folders."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def run_rows(path: Path) -> list[ResultRow]:
     """Speed and yield of the run that wrote `path`, from its summary sidecar (absent: none)."""
     summary_file = sidecar(path, "summary.json")
@@ -92,16 +100,23 @@ def run_rows(path: Path) -> list[ResultRow]:
     summary: dict[str, Any] = json.loads(summary_file.read_text(encoding="utf-8"))
     seeds = summary["kept"] + sum(summary["dropped"].values())
     notes = f"concurrency {summary['concurrency']}; dropped {summary['dropped']}; failed {summary['failed']}"
+    if summary["already_done"]:
+        notes += f"; this invocation only: {summary['already_done']} seeds were done before a resume"
     device = describe_device()
 
     def row(metric: str, value: float, definition: str) -> ResultRow:
-        return ResultRow("ecdd_run", path.name, "all", seeds, metric, round(value, 4), summary["model"], device,
+        return ResultRow("ecdd_run", file_label(path), "all", seeds, metric, round(value, 4), summary["model"], device,
                          summary["seconds"], notes=notes, definition=definition)  # fmt: skip
 
     return [
         row(
             "dialogues_per_minute", summary["dialogues_per_minute"], "kept dialogues per minute of wall time"
         ),
+        row("seeds_per_minute", 60 * seeds / summary["seconds"] if summary["seconds"] else 0.0,
+            "seeds finished (kept or dropped) per minute of wall time"),
+        row("completion_tokens_per_second",
+            summary["completion_tokens"] / summary["seconds"] if summary["seconds"] else 0.0,
+            "tokens the model generated per second of wall time, all stages"),
         row("kept_share", summary["kept"] / seeds if seeds else 0.0, "kept dialogues / seeds finished"),
         row(
             "completion_tokens_per_dialogue",
@@ -118,7 +133,7 @@ def report_rows(paths: list[Path], real_ecc: list[tuple[str, Path]]) -> list[Res
         stats = file_statistics(path)
         model = next((r["provenance"]["model"] for _, r in iter_jsonl(path) if "provenance" in r), "unknown")
         rows += statistics_rows(
-            stats, path.name, "all", model, time.perf_counter() - start, f"emotions {stats.emotions}"
+            stats, file_label(path), "all", model, time.perf_counter() - start, f"emotions {stats.emotions}"
         )
         rows += run_rows(path)
     for split, path in real_ecc:
