@@ -233,8 +233,7 @@ def test_run_refuses_to_overwrite_and_resumes_without_repeating(tmp_path: Path) 
     assert len(ids) == len(set(ids)) == 4 and len(ids) + len(drops) == 7
     # The speed rows describe the resumed invocation alone, and say so.
     rows = {r.metric: r for r in run_rows(out)}
-    assert rows["seeds_per_minute"].n == 4 and rows["seeds_per_minute"].value > 0
-    assert rows["completion_tokens_per_second"].value > 0
+    assert rows["seeds_per_minute"].n == 4 and rows["completion_tokens_per_second"].n == 4
     assert "3 seeds were done before a resume" in rows["kept_share"].notes
 
 
