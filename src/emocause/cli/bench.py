@@ -88,7 +88,6 @@ def responder(
     data_root: DataRoot = None,
 ) -> None:
     """Score a responder: perplexity, BLEU/ROUGE/Distinct/BERTScore of generated replies, speed; keeps the replies."""
-    import json
 
     from emocause.bench.generation import bench_responder
 
@@ -97,9 +96,61 @@ def responder(
         n_generate=n_generate, data_root=data_root,
     )  # fmt: skip
     out = _print_and_write(results, rows, bench_dir)
-    replies_file = out.with_suffix(".replies.jsonl")
-    replies_file.write_text("".join(json.dumps(r) + "\n" for r in sample), encoding="utf-8")
-    Console().print(f"wrote {replies_file}")
+    _write_beside(out, ".replies.jsonl", sample)
+
+
+@bench_app.command("generator")
+def generator(
+    path: Annotated[str, typer.Argument(help="A trained from-scratch generator: a run's best/ folder.")],
+    dataset: DatasetOpt,
+    results: ResultsOpt,
+    split: SplitOpt = "test",
+    label: LabelOpt = None,
+    replies: Annotated[
+        str, typer.Option(help="every: each listener turn; last: each dialogue's last turn.")
+    ] = "every",
+    n_generate: Annotated[int, typer.Option(help="Replies generated and scored (seeded sample).")] = 1000,
+    beam: Annotated[int, typer.Option(help="Beam width; 1 = greedy.")] = 1,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: DataRoot = None,
+) -> None:
+    """Score a Transformer / Multi-TRS / MoEL / E-CORE: word perplexity, emotion accuracy, BLEU/ROUGE/Distinct."""
+
+    from emocause.bench.scratch import bench_generator
+
+    rows, lines = bench_generator(
+        path, dataset, split, replies=replies, label=label, n_generate=n_generate, beam=beam, data_root=data_root
+    )
+    out = _print_and_write(results, rows, bench_dir)
+    predictions = _write_beside(out, ".predictions.jsonl", lines)
+    Console().print(f"score them again: emocause evaluate {predictions} --task response -d {dataset} --allow-partial")
+
+
+@bench_app.command("correlation")
+def correlation(
+    path: Annotated[str, typer.Argument(help="A trained E-CORE model (ED emotions).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")],
+    results: Annotated[str | None, typer.Option("--results", help="Also write the Pearson r row.")] = None,
+    label: LabelOpt = None,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: DataRoot = None,
+) -> None:
+    """E-CORE's learned emotion correlation beside the data's co-occurrence (the paper's Figure 4), as a PNG."""
+    import time
+
+    from emocause.bench.results import describe_device
+    from emocause.bench.scratch import correlation_figure
+
+    started = time.perf_counter()
+    written, r, n = correlation_figure(path, out, data_root=data_root)
+    Console().print(f"wrote {written}; Pearson r of the off-diagonal entries = {r:.3f} ({n} dialogues)")
+    if results:
+        row = ResultRow(
+            "emotion_correlation", "empathetic_dialogues", "train", n, "pearson_r_learned_vs_data", r,
+            label or path, describe_device(), time.perf_counter() - started, notes=f"figure: {out}",
+            definition="Pearson r between off-diagonal entries of learned R and of Table-12 word co-occurrence counts",
+        )  # fmt: skip
+        _print_and_write(results, [row], bench_dir)
 
 
 @bench_app.command("ab")
@@ -178,6 +229,16 @@ def load_test(
     rows = load_test_rows(pipeline, first_messages(200, data_root), f"emocause serve: {parts}", clients, seconds,
                           ServiceConfig(max_batch=max_batch), port)  # fmt: skip
     _print_and_write(results, rows, bench_dir)
+
+
+def _write_beside(results_file: Path, suffix: str, lines: list[dict[str, Any]]) -> Path:
+    """JSON lines next to a results file (`NAME.json` -> `NAME<suffix>`)."""
+    import json
+
+    path = results_file.with_suffix(suffix)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    Console().print(f"wrote {path}")
+    return path
 
 
 def _print_and_write(results: str, rows: list[ResultRow], bench_dir: Path) -> Path:

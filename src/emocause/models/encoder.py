@@ -144,6 +144,12 @@ class TrainedModel(nn.Module):
         card = read_card(folder)
         if card["method"] != cls.METHOD:
             raise ModelError(f"{folder} holds a {card['method']!r} model, not a {cls.METHOD!r} model")
-        model = cls(from_dict(cls.CONFIG, card["config"], where=str(folder)))
+        model = cls.build_saved(folder, from_dict(cls.CONFIG, card["config"], where=str(folder)))
         load_weights(folder, model)
         return model.eval()
+
+    @classmethod
+    def build_saved(cls, folder: Path, config: Any) -> Self:
+        """The untrained model a saved folder's config describes; models that save more than weights and
+        config (a vocabulary) read it here."""
+        return cls(config)

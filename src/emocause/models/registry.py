@@ -9,10 +9,13 @@ from typing import Any
 from emocause.errors import ModelError
 from emocause.models.cee import CauseUtteranceModel
 from emocause.models.ece import ECEModel
+from emocause.models.ecore import ECORE
 from emocause.models.emotion import EmotionClassifier
 from emocause.models.empathy_cause import EmpathyCauseModel
 from emocause.models.encoder import read_card
+from emocause.models.moel import MoEL
 from emocause.models.responder import Responder
+from emocause.models.scratch import MultiTRS, ScratchGenerator
 
 METHODS: dict[str, Any] = {
     "emotion": EmotionClassifier,
@@ -20,6 +23,10 @@ METHODS: dict[str, Any] = {
     "cee": CauseUtteranceModel,
     "empathy_cause": EmpathyCauseModel,
     "responder": Responder,
+    "transformer": ScratchGenerator,
+    "multitrs": MultiTRS,
+    "moel": MoEL,
+    "ecore": ECORE,
 }
 
 

@@ -65,6 +65,45 @@ ECC = Taxonomy(
 ECC_POSITIVE = ("happy", "excited", "confident", "relaxed", "proud")
 ECC_NEGATIVE = ("angry", "frustrated", "sad", "guilty", "afraid")
 
+ED_EMOTION_WORDS: dict[str, tuple[str, ...]] = {
+    "surprised": ("surprised", "astonish", "astound", "amaze", "startle"),
+    "excited": ("excited", "aroused", "ecstatic", "elated", "rapturous", "euphoric", "exhilarated"),
+    "annoyed": ("annoyed", "irritated", "miffed", "nettled", "peeved", "pissed", "riled", "roiled", "stung"),
+    "proud": ("proud", "gallant", "lofty", "majestic", "arrogant", "haughty"),
+    "angry": ("angry", "mad", "indignant", "cross", "irate"),
+    "sad": ("sad", "deplorable", "distressing", "lamentable", "pitiful", "sorry"),
+    "grateful": ("grateful", "gratitude", "grate", "thankful", "appreciative"),
+    "lonely": ("lonely", "alone", "lone", "solitary", "unfrequented", "lonesome", "desolate"),
+    "impressed": ("impressed", "awed", "overcome", "overwhelmed", "dazzled", "stunned"),
+    "afraid": ("afraid", "scared", "alarmed", "petrified", "fearful"),
+    "disgusted": ("disgusted", "sick of", "tired of", "outraged", "appalled", "offended", "sickened", "scandalized"),
+    "confident": ("confident", "sure", "convinced", "certain", "positive"),
+    "terrified": ("terrified", "panicky", "panic-stricken", "fright", "frighted"),
+    "hopeful": ("hopeful", "optimistic", "promising", "hope", "aspirant", "bright"),
+    "anxious": ("anxious", "concerned", "nervous", "uneasy", "worried"),
+    "disappointed": ("disappointed", "defeated", "discomfited", "foiled", "frustrated", "thwarted"),
+    "joyful": ("joyful", "pleasant", "agreeable", "cheerful", "elated", "gleeful", "jubilant"),
+    "prepared": ("prepared", "ready", "disposed", "inclined"),
+    "guilty": ("guilty", "criminal", "blameworthy", "fault", "culpable", "hangdog", "shamefaced", "shamed"),
+    "furious": ("furious", "enraged", "ferocious", "fierce", "savage", "infuriated", "maddened", "raging",
+                "tempestuous", "wild"),
+    "nostalgic": ("nostalgic", "homesick", "wistful", "maudlin", "regretful"),
+    "jealous": ("jealous", "envious", "covetous", "envy"),
+    "anticipating": ("anticipating", "prediction", "prevision", "expect", "prescience", "expectation"),
+    "embarrassed": ("embarrassed", "awkward", "cringe", "abash", "blush", "discomfiture", "chagrined"),
+    "content": ("content", "satisfy", "gratify", "meet", "satisfied"),
+    "devastated": ("devastated", "demolish", "destroy", "ravage", "raze", "ruin", "wreck", "desecrate",
+                   "desolate", "despoil"),
+    "sentimental": ("sentimental", "slushy", "maudlin", "bathetic", "mushy", "schmaltzy", "soppy"),
+    "caring": ("caring", "lovingness", "loving", "care", "affectionate", "sympathetic"),
+    "trusting": ("trusting", "trust", "believable", "believe", "trusty"),
+    "ashamed": ("ashamed", "mortified", "humiliated", "abashed"),
+    "apprehensive": ("apprehensive", "perturbed", "troubled", "agitated", "uneasy"),
+    "faithful": ("faithful", "loyal", "reliable", "staunch", "fidelity", "honest", "allegiance", "faith"),
+}  # fmt: skip
+"""The emotion-related words of the 32 ED emotions (E-CORE, Fu et al. 2023, Table 12), which the paper counts
+in dialogues to estimate how emotions co-occur (its Appendix A and Figure 4); repeated words listed once."""
+
 EKMAN = Taxonomy(
     "ekman7",
     ("neutral", "happiness", "sadness", "anger", "surprise", "fear", "disgust"),

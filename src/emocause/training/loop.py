@@ -13,7 +13,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -36,6 +36,10 @@ class TrainConfig:
     learning_rate: float = 2e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
+    warmup_steps: int = 0  # > 0 replaces warmup_ratio
+    schedule: str = "linear"
+    """linear: warm up, then decay linearly to 0 at the end; noam (Vaswani et al.): warm up to learning_rate,
+    then decay with 1/sqrt(step), as the from-scratch dialogue models were trained."""
     max_grad_norm: float = 1.0
     max_train_examples: int = 0  # 0 = all; a cap makes CPU runs and tests short
     max_valid_examples: int = 0
@@ -80,6 +84,16 @@ class FitResult:
     best_folder: Path
 
 
+def learning_rate_factor(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
+    """The multiplier of the peak learning rate at step s (0-based)."""
+    warmup = max(warmup, 1)
+    if schedule == "linear":
+        return lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(total - warmup, 1)))
+    if schedule == "noam":
+        return lambda s: min((s + 1) / warmup, math.sqrt(warmup / (s + 1)))
+    raise EmocauseError(f"schedule must be linear or noam, not {schedule!r}")
+
+
 def subset(examples: Sequence[Example], cap: int, seed: int) -> list[Example]:
     items = list(examples)
     if 0 < cap < len(items):
@@ -114,10 +128,8 @@ def fit(
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    warmup = int(total * config.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / max(warmup, 1), max(0.0, (total - s) / max(total - warmup, 1)))
-    )
+    warmup = config.warmup_steps or int(total * config.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(config.schedule, warmup, total))
     state = _Progress()
     if resume and checkpoint.exists():
         state = _load_checkpoint(checkpoint, module, optimizer, scheduler)

@@ -15,6 +15,7 @@ from emocause.training.emotion import EmotionRecipe, train_emotion
 from emocause.training.empathy_cause import EmpathyCauseRecipe, train_empathy_cause
 from emocause.training.generation import ResponderRecipe, train_responder
 from emocause.training.loop import FitResult
+from emocause.training.scratch import GENERATORS, TRAINERS
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ RECIPES: dict[str, Recipe] = {
     "responder": Recipe(
         ResponderRecipe, train_responder, "empathetic reply generator: CAER, ECG, ablations, plain fine-tune"
     ),
+    **{name: Recipe(config, TRAINERS[name], summary) for name, (config, _, summary) in GENERATORS.items()},
 }
 
 
