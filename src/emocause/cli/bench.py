@@ -23,6 +23,7 @@ DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset to sco
 ResultsOpt = Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")]
 SplitOpt = Annotated[str, typer.Option("--split", "-s")]
 LabelOpt = Annotated[str | None, typer.Option("--label", help="Model name in the rows (default: PATH).")]
+RepliesOpt = Annotated[str, typer.Option(help="every: each listener turn; last: each dialogue's last turn.")]
 BenchDir = Annotated[Path, typer.Option("--bench-dir", help="Folder holding results/ and anchors.yaml.")]
 
 
@@ -74,9 +75,7 @@ def responder(
     results: ResultsOpt,
     split: SplitOpt = "test",
     label: LabelOpt = None,
-    replies: Annotated[
-        str, typer.Option(help="every: each listener turn; last: each dialogue's last turn.")
-    ] = "every",
+    replies: RepliesOpt = "every",
     causes: Annotated[
         str, typer.Option(help="Cause sentences from the data, or from our ECE extractor.")
     ] = "data",
@@ -106,9 +105,7 @@ def generator(
     results: ResultsOpt,
     split: SplitOpt = "test",
     label: LabelOpt = None,
-    replies: Annotated[
-        str, typer.Option(help="every: each listener turn; last: each dialogue's last turn.")
-    ] = "every",
+    replies: RepliesOpt = "every",
     n_generate: Annotated[int, typer.Option(help="Replies generated and scored (seeded sample).")] = 1000,
     beam: Annotated[int, typer.Option(help="Beam width; 1 = greedy.")] = 1,
     bench_dir: BenchDir = Path("benchmarks"),
@@ -119,11 +116,20 @@ def generator(
     from emocause.bench.scratch import bench_generator
 
     rows, lines = bench_generator(
-        path, dataset, split, replies=replies, label=label, n_generate=n_generate, beam=beam, data_root=data_root
+        path,
+        dataset,
+        split,
+        replies=replies,
+        label=label,
+        n_generate=n_generate,
+        beam=beam,
+        data_root=data_root,
     )
     out = _print_and_write(results, rows, bench_dir)
     predictions = _write_beside(out, ".predictions.jsonl", lines)
-    Console().print(f"score them again: emocause evaluate {predictions} --task response -d {dataset} --allow-partial")
+    Console().print(
+        f"score them again: emocause evaluate {predictions} --task response -d {dataset} --allow-partial"
+    )
 
 
 @bench_app.command("correlation")

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Self
 
@@ -66,7 +67,8 @@ class WordVocab:
         counts = Counter(token for text in texts for token in tokenize(text))
         kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
         words = list(SPECIALS) + kept
-        words += [w for w in dict.fromkeys(extra) if w not in set(words)]
+        known = set(words)
+        words += [w for w in dict.fromkeys(extra) if w not in known]
         return cls(words)
 
     def __len__(self) -> int:
@@ -144,14 +146,14 @@ class Encoded:
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
 
-    def repeat(self, n: int) -> Encoded:
-        """Each example repeated n times along the batch (for beam search)."""
+    def take(self, rows: torch.Tensor) -> Encoded:
+        """The examples at `rows` (indices into the batch; repeats allowed, as beam search needs)."""
 
-        def rep(t: torch.Tensor) -> torch.Tensor:
-            return t.repeat_interleave(n, dim=0)
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            return t.index_select(0, rows)
 
-        logits = None if self.emotion_logits is None else rep(self.emotion_logits)
-        return Encoded(rep(self.memory), rep(self.pad), logits, {k: rep(v) for k, v in self.extra.items()})
+        logits = None if self.emotion_logits is None else pick(self.emotion_logits)
+        return Encoded(pick(self.memory), pick(self.pad), logits, {k: pick(v) for k, v in self.extra.items()})
 
 
 def sinusoid(length: int, dim: int) -> torch.Tensor:
@@ -319,7 +321,10 @@ class ScratchGenerator(TrainedModel):
         encoded = self.encode(batch)
         if beam <= 1:
             return self._greedy(encoded, max_words)
-        return [self._beam(self._select(encoded, i), beam, max_words) for i in range(batch.context.shape[0])]
+        return [
+            self._beam(encoded.take(torch.tensor([i])), beam, max_words)
+            for i in range(batch.context.shape[0])
+        ]
 
     def _greedy(self, encoded: Encoded, max_words: int) -> list[str]:
         n = encoded.memory.shape[0]
@@ -327,8 +332,7 @@ class ScratchGenerator(TrainedModel):
         done = torch.zeros(n, dtype=torch.bool)
         eos = self.vocab.index[EOS]
         for _ in range(max_words + 1):
-            step = self.decode(encoded, prefix)[:, -1]
-            step[:, [0, self.vocab.index[SOS], self.vocab.index[CLS]]] = -math.inf
+            step = self._forbid_specials(self.decode(encoded, prefix)[:, -1])
             token = step.argmax(-1).masked_fill(done, 0)
             prefix = torch.cat([prefix, token.unsqueeze(1)], dim=1)
             done |= token == eos
@@ -336,21 +340,19 @@ class ScratchGenerator(TrainedModel):
                 break
         return [self.vocab.decode(row[1:].tolist()) for row in prefix]
 
-    @staticmethod
-    def _select(encoded: Encoded, i: int) -> Encoded:
-        logits = None if encoded.emotion_logits is None else encoded.emotion_logits[i : i + 1]
-        extra = {k: v[i : i + 1] for k, v in encoded.extra.items()}
-        return Encoded(encoded.memory[i : i + 1], encoded.pad[i : i + 1], logits, extra)
+    def _forbid_specials(self, scores: torch.Tensor) -> torch.Tensor:
+        """Scores of the next word with <pad>, <sos> and <cls> ruled out (a reply never holds them)."""
+        scores[:, [0, self.vocab.index[SOS], self.vocab.index[CLS]]] = -math.inf
+        return scores
 
     def _beam(self, encoded: Encoded, width: int, max_words: int) -> str:
         eos, sos = self.vocab.index[EOS], self.vocab.index[SOS]
         beams: list[tuple[list[int], float]] = [([sos], 0.0)]
         finished: list[tuple[list[int], float]] = []
-        memory = encoded.repeat(width)
         for _ in range(max_words + 1):
             prefix = torch.tensor([b for b, _ in beams])
-            step = self.decode(self._select_rows(memory, len(beams)), prefix)[:, -1].log_softmax(-1)
-            step[:, [0, sos, self.vocab.index[CLS]]] = -math.inf
+            step = self.decode(encoded.take(torch.zeros(len(beams), dtype=torch.long)), prefix)[:, -1]
+            step = self._forbid_specials(step.log_softmax(-1))
             candidates = []
             top = step.topk(width, dim=-1)
             for row, (tokens, score) in enumerate(beams):
@@ -365,18 +367,6 @@ class ScratchGenerator(TrainedModel):
         pool = finished or beams
         best, _ = max(pool, key=lambda c: c[1] / (len(c[0]) - 1))
         return self.vocab.decode(best[1:])
-
-    @staticmethod
-    def _select_rows(encoded: Encoded, n: int) -> Encoded:
-        logits = None if encoded.emotion_logits is None else encoded.emotion_logits[:n]
-        return Encoded(
-            encoded.memory[:n], encoded.pad[:n], logits, {k: v[:n] for k, v in encoded.extra.items()}
-        )
-
-    @torch.no_grad()
-    def predict_emotions(self, batch: ScratchBatch) -> list[list[float]] | None:
-        encoded = self.encode(batch)
-        return None if encoded.emotion_logits is None else encoded.emotion_logits.softmax(-1).tolist()
 
     # -- files -------------------------------------------------------------------------------------------
 
@@ -428,12 +418,7 @@ def build_vocab(examples: Sequence[Example], config: ScratchConfig) -> WordVocab
     texts = (t.text for x in examples for t in x.context)
     replies = (x.response for x in examples)
     labels = TAXONOMIES[config.emotions].labels
-    return WordVocab.build(_chain(texts, replies), config.min_count, extra=labels)
-
-
-def _chain(*parts: Iterable[str]) -> Iterable[str]:
-    for part in parts:
-        yield from part
+    return WordVocab.build(chain(texts, replies), config.min_count, extra=labels)
 
 
 def glove_matrix(vocab: WordVocab, vectors: str) -> tuple[torch.Tensor, int]:
