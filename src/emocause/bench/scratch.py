@@ -1,4 +1,4 @@
-"""Benchmark a from-scratch generator (Transformer, Multi-TRS, MoEL, E-CORE) the way the papers report them.
+"""Benchmark a from-scratch generator (Transformer, Multi-TRS, MoEL, E-CORE, IMAGINE) the way the papers report them.
 
 - perplexity: word level, token-weighted, over every reference reply of the split (the model's own word
   vocabulary, <unk> counted like any word, the closing <eos> included), as in MoEL / CEM / E-CORE;
@@ -25,9 +25,11 @@ from emocause.errors import ModelError
 from emocause.evaluation import evaluate_predictions
 from emocause.metrics import emotion_classification, perplexity
 from emocause.models.ecore import ECORE
+from emocause.models.imagine import Imagine
 from emocause.models.registry import load_model
 from emocause.models.scratch import ScratchGenerator, tokenize
 from emocause.resources.taxonomies import ED, ED_EMOTION_WORDS
+from emocause.training.imagine import attach_features
 from emocause.training.scratch import score_examples, scratch_examples
 
 TASK = "scratch_generation"
@@ -37,7 +39,9 @@ SEED = 2024
 def load_generator(path: str | Path) -> ScratchGenerator:
     model = load_model(path)
     if not isinstance(model, ScratchGenerator):
-        raise ModelError(f"{path} is not a from-scratch generator (transformer, multitrs, moel, ecore)")
+        raise ModelError(
+            f"{path} is not a from-scratch generator (transformer, multitrs, moel, ecore, imagine)"
+        )
     return model
 
 
@@ -57,6 +61,10 @@ def bench_generator(
     model = load_generator(path).eval()
     label = label or str(path)
     examples = scratch_examples(dataset, split, replies, data_root)
+    if isinstance(model, Imagine):
+        attach_features(
+            examples, model.config.features, dataset, split, mechanisms=False, data_root=data_root
+        )
     started = time.perf_counter()
     scores = score_examples(model, examples, batch_size)
     scored_seconds = time.perf_counter() - started

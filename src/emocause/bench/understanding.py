@@ -13,15 +13,18 @@ import torch
 
 from emocause.bench.results import ResultRow, describe_device
 from emocause.data import load
+from emocause.errors import ModelError
 from emocause.evaluation import Predictions, evaluate_predictions
 from emocause.models.cee import CauseUtteranceModel
 from emocause.models.ece import ECEModel
 from emocause.models.emotion import EmotionClassifier, context_turns
 from emocause.models.empathy_cause import EmpathyCauseModel
+from emocause.models.mechanisms import MECHANISMS, SHORT_NAMES, MechanismClassifier
 from emocause.models.registry import load_model
 from emocause.training.cee import cause_turn_examples
 from emocause.training.ece import cause_word_examples
 from emocause.training.empathy_cause import post_reply_examples
+from emocause.training.mechanisms import mechanism_examples, score_mechanisms
 
 SPEED_INPUTS = 64
 
@@ -126,4 +129,37 @@ def bench_model(
                 model.probabilities([x.post for x in chunk], [x.reply for x in chunk])
 
         speed(run, pairs, "empathy_causes")
+    return rows
+
+
+def bench_mechanisms(
+    model_path: str | Path, split: str = "test", label: str | None = None, data_root: str | Path | None = None
+) -> list[ResultRow]:
+    """The communication-mechanism classifier on EPITOME's held-out posts: accuracy and macro-F1 (no / yes) per
+    mechanism, and its speed."""
+    model = load_model(model_path)
+    if not isinstance(model, MechanismClassifier):
+        raise ModelError(f"{model_path} is not a communication-mechanism classifier")
+    label = label or str(model_path)
+    examples = mechanism_examples(load("epitome", "all", data_root).dialogues, split)
+    started = time.perf_counter()
+    scores = score_mechanisms(model, examples)
+    seconds = time.perf_counter() - started
+    device = describe_device()
+    note = f"EPITOME pairs of the {split} posts (crc32(post id) % 10 split); weak/strong = yes"
+    rows = []
+    for name in MECHANISMS:
+        short = SHORT_NAMES[name]
+        rows += [
+            ResultRow("communication_mechanisms", "epitome", split, scores.n_examples, f"{short}_accuracy",
+                      scores.accuracy[name], label, device, seconds, notes=note,
+                      definition=f"share of replies whose {name.replace('_', ' ')} yes/no is right"),
+            ResultRow("communication_mechanisms", "epitome", split, scores.n_examples, f"{short}_macro_f1",
+                      scores.macro_f1[name], label, device, seconds, notes=note,
+                      definition="mean F1 of the classes no and yes"),
+        ]  # fmt: skip
+    pairs = [(x.post, x.reply) for x in examples]
+    rows += _speed(
+        lambda xs, b: model.probabilities(xs, b), pairs, "communication_mechanisms", "epitome", split, label
+    )
     return rows

@@ -21,7 +21,7 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     # Imported here so that `emocause --help` stays fast and each module adds its own commands.
-    from emocause.cli import analyze, bench, data, ecdd, evaluate, respond, serve, train  # noqa: F401
+    from emocause.cli import analyze, bench, data, ecdd, evaluate, imagine, respond, serve, train  # noqa: F401
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ def generator(
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: DataRoot = None,
 ) -> None:
-    """Score a Transformer / Multi-TRS / MoEL / E-CORE: word perplexity, emotion accuracy, BLEU/ROUGE/Distinct."""
+    """Score a Transformer / Multi-TRS / MoEL / E-CORE / IMAGINE: word perplexity, emotion accuracy, BLEU/ROUGE/Distinct."""
 
     from emocause.bench.scratch import bench_generator
 
@@ -130,6 +130,40 @@ def generator(
     Console().print(
         f"score them again: emocause evaluate {predictions} --task response -d {dataset} --allow-partial"
     )
+
+
+@bench_app.command("mechanisms")
+def mechanisms(
+    path: Annotated[
+        str, typer.Argument(help="A communication-mechanism classifier: run folder or shipped name.")
+    ],
+    results: ResultsOpt,
+    split: SplitOpt = "test",
+    label: LabelOpt = None,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: DataRoot = None,
+) -> None:
+    """Score the ER / IP / EX classifier on EPITOME's held-out posts (accuracy, macro-F1) and time it."""
+    from emocause.bench.understanding import bench_mechanisms
+
+    _print_and_write(results, bench_mechanisms(path, split, label, data_root), bench_dir)
+
+
+@bench_app.command("knowledge")
+def knowledge(
+    results: ResultsOpt,
+    sources: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="retrieval, generation or comet:PATH_OR_HUB_ID; repeat to compare."),
+    ] = None,
+    n: Annotated[int, typer.Option("-n", help="Held-out ATOMIC-2020 queries (seeded sample).")] = 200,
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: DataRoot = None,
+) -> None:
+    """Compare knowledge sources with the COMET-BART generations (and gold tails) of held-out ATOMIC queries."""
+    from emocause.bench.knowledge import bench_knowledge
+
+    _print_and_write(results, bench_knowledge(sources or ["retrieval"], n, data_root), bench_dir)
 
 
 @bench_app.command("correlation")

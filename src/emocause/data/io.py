@@ -1,4 +1,4 @@
-"""Careful readers for dataset files.
+"""Careful readers for dataset files, and the append-only JSONL files that resumable jobs write.
 
 Every reader names the file and the line or record when something is wrong, recognises Git LFS and
 git-annex pointer files (a checkout without the real data), and never unpickles anything but plain data.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import pickle
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -192,3 +193,91 @@ def load_npy_strings(path: Path) -> list[Any]:
                 expected="strings or lists of strings",
             )
     return [v.tolist() if isinstance(v, np.ndarray) else v for v in items]
+
+
+def complete_jsonl_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL file; a partial last line (a kill mid-write) is cut off the file."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    records = []
+    for number, line in enumerate(data[:end].splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(path, f"invalid JSON: {error.msg}", where=f"line {number}",
+                            expected="a file this command wrote; restore it or start a new output") from None  # fmt: skip
+        records.append(record)
+    return records
+
+
+class AppendOnlyJsonl:
+    """A JSONL file opened for appending: each record is one write of a whole line, then fsync."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.append_many([record])
+
+    def append_many(self, records: Iterable[Any]) -> None:
+        """Whole lines in one write and one fsync (a batch of cache entries costs one disk flush)."""
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class KeyedCache:
+    """A resumable on-disk map from string keys to JSON values (precomputed features, LM outputs).
+
+    Backed by an append-only JSONL file of `{"key": ..., "value": ...}` lines, so a kill at any moment loses
+    at most the entry being written; reopening reads every complete line back. Later lines win.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.values: dict[str, Any] = {}
+        for record in complete_jsonl_records(path):
+            if not isinstance(record, dict) or "key" not in record or "value" not in record:
+                raise DataError(
+                    path, "a line without key and value", expected="a cache file this program wrote"
+                )
+            self.values[str(record["key"])] = record["value"]
+        self._file: AppendOnlyJsonl | None = None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.put_many({key: value})
+
+    def put_many(self, items: Mapping[str, Any]) -> None:
+        """Store several entries with one disk flush."""
+        if self._file is None:
+            self._file = AppendOnlyJsonl(self.path)
+        self._file.append_many({"key": k, "value": v} for k, v in items.items())
+        self.values.update(items)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

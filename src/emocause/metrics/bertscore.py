@@ -23,6 +23,8 @@ class BertScoreResult:
     n_pairs: int
     model: str
     num_layers: int
+    per_pair_f1: tuple[float, ...] = ()
+    """F per pair, in input order (for best-match scores over several references)."""
 
 
 def bertscore(
@@ -60,6 +62,7 @@ def bertscore(
         n_pairs=len(hypotheses),
         model=model,
         num_layers=num_layers,
+        per_pair_f1=tuple(f1.tolist()),
     )
 
 

@@ -13,6 +13,8 @@ from emocause.models.ecore import ECORE
 from emocause.models.emotion import EmotionClassifier
 from emocause.models.empathy_cause import EmpathyCauseModel
 from emocause.models.encoder import read_card
+from emocause.models.imagine import Imagine
+from emocause.models.mechanisms import MechanismClassifier
 from emocause.models.moel import MoEL
 from emocause.models.responder import Responder
 from emocause.models.scratch import MultiTRS, ScratchGenerator
@@ -22,11 +24,13 @@ METHODS: dict[str, Any] = {
     "ece": ECEModel,
     "cee": CauseUtteranceModel,
     "empathy_cause": EmpathyCauseModel,
+    "mechanisms": MechanismClassifier,
     "responder": Responder,
     "transformer": ScratchGenerator,
     "multitrs": MultiTRS,
     "moel": MoEL,
     "ecore": ECORE,
+    "imagine": Imagine,
 }
 
 

@@ -121,6 +121,12 @@ class Example:
     context: list[Turn]
     emotion: str | None
     response: str
+    cause_turns: list[int] | None = None
+    """Indices into `context` of the turns that caused the emotion (IMAGINE); None = not extracted."""
+    knowledge: dict[str, list[str]] | None = None
+    """Commonsense inferences about the causes by relation group (IMAGINE)."""
+    mechanisms: list[int] | None = None
+    """Whether the reply uses Emotional Reaction, Interpretation, Exploration (1 / 0) (IMAGINE)."""
 
 
 @dataclass
@@ -236,8 +242,8 @@ class ScratchGenerator(TrainedModel):
             targets.append(self.vocab.ids(reply) + [self.vocab.index[EOS]])
         emotion = [self.label_index(x.emotion) for x in examples]
         return ScratchBatch(
-            _pad(contexts, 0), _pad(states, 0), _pad(intensities, 0.0, torch.float32),
-            torch.tensor(emotion), _pad(targets, 0),
+            pad_rows(contexts, 0), pad_rows(states, 0), pad_rows(intensities, 0.0, torch.float32),
+            torch.tensor(emotion), pad_rows(targets, 0),
         )  # fmt: skip
 
     def label_index(self, emotion: str | None) -> int:
@@ -292,13 +298,20 @@ class ScratchGenerator(TrainedModel):
             emotion = F.cross_entropy(encoded.emotion_logits, batch.emotion, ignore_index=-100)
             total = total + self.config.emotion_weight * emotion
             parts["emo"] = emotion.item()
-        for name, (value, weight) in self.weighted_losses(encoded).items():
+        weighted = {**self.weighted_losses(encoded), **self.output_losses(logits, batch.target)}
+        for name, (value, weight) in weighted.items():
             total = total + weight * value
             parts[name] = value.item()
         return total, parts
 
     def weighted_losses(self, encoded: Encoded) -> dict[str, tuple[torch.Tensor, float]]:
         return {name: (value, 1.0) for name, value in encoded.losses.items()}
+
+    def output_losses(
+        self, logits: torch.Tensor, target: torch.Tensor
+    ) -> dict[str, tuple[torch.Tensor, float]]:
+        """Losses on the decoder's output (IMAGINE's diversity loss), with their weights; none here."""
+        return {}
 
     @torch.no_grad()
     def score(self, batch: ScratchBatch) -> tuple[list[float], list[int], list[list[float]] | None]:
@@ -408,7 +421,7 @@ def masked_mean(hidden: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
     return (hidden * keep).sum(1) / keep.sum(1).clamp(min=1.0)
 
 
-def _pad(rows: Sequence[Sequence[Any]], value: Any, dtype: torch.dtype = torch.long) -> torch.Tensor:
+def pad_rows(rows: Sequence[Sequence[Any]], value: Any, dtype: torch.dtype = torch.long) -> torch.Tensor:
     width = max(len(r) for r in rows)
     return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=dtype)
 

@@ -15,6 +15,7 @@ from emocause.training.emotion import EmotionRecipe, train_emotion
 from emocause.training.empathy_cause import EmpathyCauseRecipe, train_empathy_cause
 from emocause.training.generation import ResponderRecipe, train_responder
 from emocause.training.loop import FitResult
+from emocause.training.mechanisms import MechanismRecipe, train_mechanisms
 from emocause.training.scratch import GENERATORS, TRAINERS
 
 
@@ -32,6 +33,9 @@ RECIPES: dict[str, Recipe] = {
     "emotion": Recipe(EmotionRecipe, train_emotion, "emotion classifier over the dialogue context"),
     "cee": Recipe(CEERecipe, train_cee, "utterance-level causes (RECCON causal emotion entailment)"),
     "ece": Recipe(ECERecipe, train_ece, "word-level emotion-cause extractor, semi-supervised"),
+    "mechanisms": Recipe(
+        MechanismRecipe, train_mechanisms, "communication mechanisms of a reply (EPITOME: ER, IP, EX)"
+    ),
     "responder": Recipe(
         ResponderRecipe, train_responder, "empathetic reply generator: CAER, ECG, ablations, plain fine-tune"
     ),

@@ -1,4 +1,4 @@
-"""Recipes: the from-scratch generators (Transformer, Multi-TRS, MoEL, E-CORE) on any dialogue dataset.
+"""Recipes: the from-scratch generators (Transformer, Multi-TRS, MoEL, E-CORE, IMAGINE) on any dialogue dataset.
 
 Examples are (context, reply, emotion) triples: every listener turn after the first (ED), or each
 dialogue's last turn (ECC's context/response examples). The word vocabulary is built from the whole
@@ -21,6 +21,7 @@ from emocause.data import load
 from emocause.errors import ConfigError
 from emocause.metrics import perplexity
 from emocause.models.ecore import ECORE, ECOREConfig
+from emocause.models.imagine import Imagine, ImagineConfig
 from emocause.models.moel import MoEL, MoELConfig
 from emocause.models.scratch import (
     TAXONOMIES,
@@ -32,7 +33,8 @@ from emocause.models.scratch import (
     glove_matrix,
 )
 from emocause.training.generation import response_examples
-from emocause.training.loop import FitResult, TrainConfig, fit
+from emocause.training.imagine import attach_features
+from emocause.training.loop import FitResult, TrainConfig, fit, subset
 
 
 def _scratch_train() -> TrainConfig:
@@ -61,6 +63,11 @@ class MoELRecipe(ScratchRecipe):
 @dataclass
 class ECORERecipe(ScratchRecipe):
     model: ECOREConfig = field(default_factory=ECOREConfig)
+
+
+@dataclass
+class ImagineRecipe(ScratchRecipe):
+    model: ImagineConfig = field(default_factory=ImagineConfig)
 
 
 def scratch_examples(
@@ -151,6 +158,15 @@ def _trainer(cls: type[ScratchGenerator]) -> Callable[..., FitResult]:
         train_examples = scratch_examples(recipe.dataset, recipe.train_split, recipe.replies, data_root)
         valid_examples = scratch_examples(recipe.dataset, recipe.valid_split, recipe.replies, data_root)
         model = build_model(cls, recipe.model, train_examples)
+        if isinstance(model, Imagine):
+            # Features only for the examples training sees (the loop's own sampling, same seeds); the
+            # vocabulary above still comes from the whole split, as for the other generators.
+            t = recipe.train
+            train_examples = subset(train_examples, t.max_train_examples, t.seed)
+            valid_examples = subset(valid_examples, t.max_valid_examples, t.seed + 1)
+            features = model.config.features
+            attach_features(train_examples, features, recipe.dataset, recipe.train_split, data_root=data_root)
+            attach_features(valid_examples, features, recipe.dataset, recipe.valid_split, data_root=data_root)
         return fit(ScratchTask(model), train_examples, valid_examples, recipe.train, run_dir, resume=resume)
 
     return train
@@ -161,5 +177,6 @@ GENERATORS: dict[str, tuple[type[ScratchRecipe], type[ScratchGenerator], str]] =
     "multitrs": (ScratchRecipe, MultiTRS, "Multi-TRS: Transformer + emotion head (GloVe)"),
     "moel": (MoELRecipe, MoEL, "MoEL: mixture of emotion-specific listeners (GloVe)"),
     "ecore": (ECORERecipe, ECORE, "E-CORE: emotion graph, learned emotion correlation (GloVe)"),
+    "imagine": (ImagineRecipe, Imagine, "IMAGINE: emotion causes, commonsense knowledge, mechanisms (GloVe)"),
 }
 TRAINERS = {name: _trainer(cls) for name, (_, cls, _) in GENERATORS.items()}

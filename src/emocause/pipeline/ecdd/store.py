@@ -14,54 +14,16 @@ Seeds whose model calls failed (server down after the retries) are recorded nowh
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emocause.errors import ConfigError, DataError
+from emocause.data.io import AppendOnlyJsonl, complete_jsonl_records
+from emocause.errors import ConfigError
 
 
 def sidecar(out: Path, name: str) -> Path:
     return out.with_name(f"{out.stem}.{name}")
-
-
-def _complete_lines(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSONL file; a partial last line (a kill mid-write) is cut off the file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with path.open("r+b") as fh:
-            fh.truncate(end)
-    records = []
-    for number, line in enumerate(data[:end].splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(path, f"invalid JSON: {error.msg}", where=f"line {number}",
-                            expected="a file this command wrote; restore it or start a new output") from None  # fmt: skip
-        records.append(record)
-    return records
-
-
-class _AppendFile:
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def append(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
-        os.fsync(self.fd)
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 @dataclass
@@ -71,8 +33,8 @@ class Store:
     dropped_ids: set[str] = field(default_factory=set)
     previous: dict[str, Any] = field(default_factory=dict)
     """The summary of the invocation before this one (when resuming)."""
-    _kept: _AppendFile | None = None
-    _dropped: _AppendFile | None = None
+    _kept: AppendOnlyJsonl | None = None
+    _dropped: AppendOnlyJsonl | None = None
 
     def done(self, seed_id: str) -> bool:
         return seed_id in self.kept_ids or seed_id in self.dropped_ids
@@ -124,10 +86,10 @@ def open_store(out: Path, manifest: dict[str, Any], *, resume: bool) -> Store:
         summary_file = sidecar(out, "summary.json")
         if summary_file.exists():
             store.previous = json.loads(summary_file.read_text(encoding="utf-8"))
-    store.kept_ids = {str(r["doc_id"]) for r in _complete_lines(out)}
-    store.dropped_ids = {str(r["seed_id"]) for r in _complete_lines(sidecar(out, "dropped.jsonl"))}
+    store.kept_ids = {str(r["doc_id"]) for r in complete_jsonl_records(out)}
+    store.dropped_ids = {str(r["seed_id"]) for r in complete_jsonl_records(sidecar(out, "dropped.jsonl"))}
     if not run_file.exists():
         run_file.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    store._kept = _AppendFile(out)
-    store._dropped = _AppendFile(sidecar(out, "dropped.jsonl"))
+    store._kept = AppendOnlyJsonl(out)
+    store._dropped = AppendOnlyJsonl(sidecar(out, "dropped.jsonl"))
     return store
