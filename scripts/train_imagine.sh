@@ -46,7 +46,7 @@ run() {
     imagine-no-div-ed) train "$name" imagine imagine-ed --set model.diversity_weight=0; bench "$name" ;;
     transformer-ed-10k) train "$name" transformer transformer-ed --set train.max_train_examples=10000; bench "$name" ;;
     knowledge)
-      emocause bench knowledge --source retrieval --source generation -n 100 --results knowledge-sources ;;
+      emocause bench knowledge --source retrieval --source generation -n 40 --results knowledge-sources ;;
     *) echo "unknown step $name; steps: ${ALL[*]}" >&2; exit 2 ;;
   esac
 }

@@ -82,7 +82,7 @@ def test_packaged_training_recipes_load() -> None:
         "empathy": "empathy_cause",
         "caer": "responder",
         "ecg": "responder",
-        **{name: name for name in ("transformer", "multitrs", "moel", "ecore")},
+        **{name: name for name in ("transformer", "multitrs", "moel", "ecore", "imagine", "mechanisms")},
     }
     packaged = sorted(Path(str(files("emocause") / "configs")).glob("*.yaml"))
     assert len(packaged) >= 5
