@@ -71,18 +71,17 @@ def knowledge(
 def _precompute(config: str, split: str, data_root: Path | None) -> None:
     from emocause.config import load_config
     from emocause.training.imagine import attach_features
-    from emocause.training.loop import subset
+    from emocause.training.loop import sampled
     from emocause.training.recipes import builtin_config
     from emocause.training.scratch import ImagineRecipe, scratch_examples
 
     recipe = load_config(ImagineRecipe, builtin_config(config), {})
     examples = scratch_examples(recipe.dataset, split, recipe.replies, data_root)
     # The same examples training samples (its caps and seeds), so training then finds them all cached.
-    t = recipe.train
     if split == recipe.train_split:
-        examples = subset(examples, t.max_train_examples, t.seed)
+        examples = sampled(examples, recipe.train, "train")
     elif split == recipe.valid_split:
-        examples = subset(examples, t.max_valid_examples, t.seed + 1)
+        examples = sampled(examples, recipe.train, "valid")
     with_mechanisms = split in (recipe.train_split, recipe.valid_split)
     attach_features(
         examples,

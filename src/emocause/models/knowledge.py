@@ -105,11 +105,11 @@ class RetrievalKnowledge:
             raise ModelError("retrieval knowledge needs at least one (head, relation, inferences) entry")
         self.encoder_name = encoder
         self.neighbours = neighbours
-        self._encoder = load_sentence_encoder(encoder)
+        self._encoder: Any = None
         heads = sorted({e.head for e in self.entries})
         self._head_index = {h: i for i, h in enumerate(heads)}
         self._heads = heads
-        self._head_vectors = self._embed(heads)
+        self._head_vectors: np.ndarray | None = None
         self._by_relation: dict[str, list[_Entry]] = {}
         for entry in self.entries:
             self._by_relation.setdefault(entry.relation, []).append(entry)
@@ -119,6 +119,8 @@ class RetrievalKnowledge:
         return f"retrieval:{self.encoder_name}:{len(self.entries)}:{self.neighbours}"
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._encoder is None:
+            self._encoder = load_sentence_encoder(self.encoder_name)
         vectors = self._encoder.encode(list(texts), batch_size=64, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
 
@@ -129,6 +131,9 @@ class RetrievalKnowledge:
         check_relations(relations)
         if not texts:
             return []
+        if self._head_vectors is None:
+            # Embedded on the first query, not at construction: a fully cached precompute never needs them.
+            self._head_vectors = self._embed(self._heads)
         similarity = self._embed(texts) @ self._head_vectors.T  # queries x heads
         excluded = {self._head_index[h] for h in exclude if h in self._head_index}
         results: list[Inferences] = [{} for _ in texts]

@@ -28,7 +28,7 @@ from emocause.metrics import binary_classification
 from emocause.models.empathy_cause import EmpathyCauseConfig, EmpathyCauseModel, focal_loss
 from emocause.models.encoder import EncoderConfig
 from emocause.settings import cache_dir
-from emocause.training.loop import FitResult, TrainConfig, fit, subset
+from emocause.training.loop import FitResult, TrainConfig, fit, sampled
 
 
 @dataclass
@@ -157,16 +157,15 @@ def train_empathy_cause(
 ) -> FitResult:
     torch.manual_seed(recipe.train.seed)  # heads are initialised before the loop seeds anything
     model = EmpathyCauseModel(EmpathyCauseConfig(recipe.encoder, recipe.attention, recipe.dropout))
-    cap = recipe.train
-    train = subset(
+    train = sampled(
         post_reply_examples(load(recipe.dataset, recipe.train_split, data_root).dialogues),
-        cap.max_train_examples,
-        cap.seed,
+        recipe.train,
+        "train",
     )
-    valid = subset(
+    valid = sampled(
         post_reply_examples(load(recipe.dataset, recipe.valid_split, data_root).dialogues),
-        cap.max_valid_examples,
-        cap.seed + 1,
+        recipe.train,
+        "valid",
     )
     if not train or not valid:
         raise ConfigError(f"{recipe.dataset} has no post/reply examples with sentence labels")

@@ -101,6 +101,14 @@ def subset(examples: Sequence[Example], cap: int, seed: int) -> list[Example]:
     return items
 
 
+def sampled(examples: Sequence[Example], config: TrainConfig, role: str) -> list[Example]:
+    """The examples `fit` uses for `role` ("train" or "valid"): the config's cap, drawn with its seed. Callers
+    that prepare inputs per example (cached features) call this to prepare only those."""
+    if role == "train":
+        return subset(examples, config.max_train_examples, config.seed)
+    return subset(examples, config.max_valid_examples, config.seed + 1)
+
+
 def fit(
     task: Trainable,
     train: Sequence[Example],
@@ -111,8 +119,8 @@ def fit(
     resume: bool = False,
 ) -> FitResult:
     """Train `task.module` on `train`, validating on `valid`; the best model ends in `run_dir/best`."""
-    train = subset(train, config.max_train_examples, config.seed)
-    valid = subset(valid, config.max_valid_examples, config.seed + 1)
+    train = sampled(train, config, "train")
+    valid = sampled(valid, config, "valid")
     if not train or not valid:
         raise EmocauseError(f"training needs examples: {len(train)} train, {len(valid)} valid")
     checkpoint = run_dir / "checkpoint"

@@ -34,7 +34,7 @@ from emocause.models.scratch import (
 )
 from emocause.training.generation import response_examples
 from emocause.training.imagine import attach_features
-from emocause.training.loop import FitResult, TrainConfig, fit, subset
+from emocause.training.loop import FitResult, TrainConfig, fit, sampled
 
 
 def _scratch_train() -> TrainConfig:
@@ -161,9 +161,8 @@ def _trainer(cls: type[ScratchGenerator]) -> Callable[..., FitResult]:
         if isinstance(model, Imagine):
             # Features only for the examples training sees (the loop's own sampling, same seeds); the
             # vocabulary above still comes from the whole split, as for the other generators.
-            t = recipe.train
-            train_examples = subset(train_examples, t.max_train_examples, t.seed)
-            valid_examples = subset(valid_examples, t.max_valid_examples, t.seed + 1)
+            train_examples = sampled(train_examples, recipe.train, "train")
+            valid_examples = sampled(valid_examples, recipe.train, "valid")
             features = model.config.features
             attach_features(train_examples, features, recipe.dataset, recipe.train_split, data_root=data_root)
             attach_features(valid_examples, features, recipe.dataset, recipe.valid_split, data_root=data_root)
