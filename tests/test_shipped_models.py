@@ -10,6 +10,7 @@ from emocause.models.encoder import WEIGHTS
 from emocause.models.registry import pretrained_folder, shipped_models
 from emocause.pipeline.analyze import Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue
+from emocause.models.llamacpp import llama_cpp_installed
 from emocause.pipeline.respond import EmpathyPipeline
 
 pytestmark = pytest.mark.slow
@@ -38,6 +39,7 @@ def test_default_analyzer_finds_the_emotion_and_its_cause() -> None:
 
 def test_default_pipeline_answers_with_emotion_cause_and_a_reply() -> None:
     pipeline = EmpathyPipeline.from_pretrained("default")
+    assert pipeline.engine == ("llama.cpp" if llama_cpp_installed() else "transformers")
     dialogues = [
         parse_dialogue(["My dog died this morning. I keep crying and I cannot stop thinking about him."]),
         parse_dialogue(["I got the job I wanted!", "Congratulations! Tell me more.", "I start on Monday."]),

@@ -32,17 +32,19 @@ TASK = "response_generation"
 SEED = 2024
 
 
-def load_responder(model: str | Path) -> Responder:
-    """A trained responder (adapters merged for speed), or `zero-shot`: the base LM (frozen) with the CAER
+def load_responder(model: str | Path, engine: str = "transformers") -> Responder:
+    """A trained responder ready for inference on `engine`, or `zero-shot`: the base LM (frozen) with the CAER
     instruction and no labels."""
     if str(model) == ZERO_SHOT:
         config = ResponderConfig(lm=LMConfig(lora_r=-1))
         config.prompt.situation = config.prompt.emotion = config.prompt.cause = False
-        return Responder(config).eval()
-    loaded = load_model(model)
-    if not isinstance(loaded, Responder):
-        raise ModelError(f"{model} is not a responder model")
-    loaded.lm.merge_adapters()
+        loaded = Responder(config).eval()
+    else:
+        trained = load_model(model)
+        if not isinstance(trained, Responder):
+            raise ModelError(f"{model} is not a responder model")
+        loaded = trained
+    loaded.prepare_inference(engine)
     return loaded
 
 
@@ -57,15 +59,21 @@ def bench_responder(
     n_perplexity: int = 300,
     n_generate: int = 100,
     emotion_model: str | None = "emotion-ed",
+    engine: str = "transformers",
     data_root: str | Path | None = None,
 ) -> tuple[list[ResultRow], list[dict[str, Any]]]:
     """Result rows, and the generated replies (`id`, `turn`, `context`, `reference`, `response`)."""
-    responder = load_responder(model)
+    responder = load_responder(model, engine)
     label = label or str(model)
     recipe = ResponderRecipe(dataset=dataset, model=responder.config, replies=replies, causes=causes)  # type: ignore[arg-type]
     examples = prepare_examples(recipe, split, n_perplexity, SEED, data_root)
     started = time.perf_counter()
-    scored = responder.response_nll([x.input for x in examples], [x.response for x in examples])
+    # llama.cpp only generates; perplexity is a transformers measurement and is left to that engine's row.
+    scored = (
+        responder.response_nll([x.input for x in examples], [x.response for x in examples])
+        if responder.lm.engine is None
+        else []
+    )
     shown = examples[:n_generate]
     generated = responder.respond([x.input for x in shown])
     records = [
@@ -80,12 +88,13 @@ def bench_responder(
     evaluation.task = TASK
     rows = evaluation.rows(label, notes)  # perplexity comes below, over all scored references
     tokens = sum(c for _, c in scored)
-    rows.append(
-        ResultRow(TASK, dataset, split, len(examples), "perplexity_subword",
-                  perplexity(sum(n for n, _ in scored), tokens), label, describe_device(), evaluation.seconds,
-                  notes=f"reference replies of a seeded sample, {tokens} target tokens",
-                  definition="exp(total NLL / target tokens), LM subword tokens incl. the end-of-turn token")
-    )  # fmt: skip
+    if scored:
+        rows.append(
+            ResultRow(TASK, dataset, split, len(examples), "perplexity_subword",
+                      perplexity(sum(n for n, _ in scored), tokens), label, describe_device(), evaluation.seconds,
+                      notes=f"reference replies of a seeded sample, {tokens} target tokens",
+                      definition="exp(total NLL / target tokens), LM subword tokens incl. the end-of-turn token")
+        )  # fmt: skip
     if emotion_model and dataset == "empathetic_dialogues":
         rows += _emotion_rows(emotion_model, shown, generated, dataset, split, label)
     rows += _speed_rows(responder, examples[:8], dataset, split, label)
@@ -100,6 +109,8 @@ def bench_responder(
 def _decoding_note(responder: Responder) -> str:
     d = responder.config.decoding
     how = f"sampling T={d.temperature} top-p {d.top_p}" if d.do_sample else "greedy"
+    if responder.lm.engine is not None:
+        how += ", llama.cpp"
     return f"{how}, max {d.max_new_tokens} new tokens, repetition penalty {d.repetition_penalty}, no repeated {d.no_repeat_ngram_size}-grams"
 
 

@@ -24,6 +24,13 @@ Dtype = Annotated[
     ),
 ]
 
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Reply engine: auto (llama.cpp where it can run the responder, else transformers), llama.cpp or transformers.",
+    ),
+]
 
 MessageArg = Annotated[str | None, typer.Argument(help="A message from the person (the speaker).")]
 DialogueOpt = Annotated[

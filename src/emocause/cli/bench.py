@@ -10,7 +10,7 @@ from rich.console import Console
 
 from emocause.bench.results import ResultRow, read_anchors, read_results, render_report, write_results
 from emocause.cli import app
-from emocause.cli.analyze import Dtype
+from emocause.cli.analyze import Dtype, Engine
 
 bench_app = typer.Typer(
     help="Run benchmarks (rows into benchmarks/results/) and render benchmarks/RESULTS.md.",
@@ -83,6 +83,9 @@ def responder(
     n_generate: Annotated[
         int, typer.Option(help="Replies generated and scored (a prefix of the above).")
     ] = 100,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Engine generating the replies: transformers or llama.cpp.")
+    ] = "transformers",
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: DataRoot = None,
 ) -> None:
@@ -92,7 +95,7 @@ def responder(
 
     rows, sample = bench_responder(
         path, dataset, split, label=label, replies=replies, causes=causes, n_perplexity=n_perplexity,
-        n_generate=n_generate, data_root=data_root,
+        n_generate=n_generate, engine=engine, data_root=data_root,
     )  # fmt: skip
     out = _print_and_write(results, rows, bench_dir)
     _write_beside(out, ".replies.jsonl", sample)
@@ -212,16 +215,19 @@ CauseTurns = Annotated[str, typer.Option(help="Utterance-cause model; 'none' to 
 MaxNewTokens = Annotated[int, typer.Option(help="Reply length cap.")]
 
 
-def _product_pipeline(responder: str, cause_turns: str, dtype: str, max_new_tokens: int) -> tuple[Any, str]:
+def _product_pipeline(
+    responder: str, cause_turns: str, dtype: str, engine: str, max_new_tokens: int
+) -> tuple[Any, str]:
     """The default pipeline as the product runs it, and a label naming its parts."""
     from emocause.cli.analyze import optional_model
     from emocause.pipeline.respond import EmpathyPipeline
 
     pipeline = EmpathyPipeline.from_pretrained(
-        "default", responder=responder, cause_turns=optional_model(cause_turns), dtype=dtype
+        "default", responder=responder, cause_turns=optional_model(cause_turns), dtype=dtype, engine=engine
     )
     pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
-    return pipeline, f"emotion-ed + ece + {cause_turns} + {responder} ({dtype})"
+    how = "llama.cpp, GGUF weights" if pipeline.engine == "llama.cpp" else f"transformers, {dtype}"
+    return pipeline, f"emotion-ed + ece + {cause_turns} + {responder} ({how})"
 
 
 @bench_app.command("latency")
@@ -234,13 +240,14 @@ def latency(
     responder: Responder = "caer",
     cause_turns_model: CauseTurns = "cee",
     dtype: Dtype = "float32",
+    engine: Engine = "auto",
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: DataRoot = None,
 ) -> None:
     """Latency of `respond` at batch 1 (p50/p95), in total and per stage."""
     from emocause.service.benchmarks import first_messages, latency_rows
 
-    pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, max_new_tokens)
+    pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, engine, max_new_tokens)
     rows = latency_rows(pipeline, first_messages(n, data_root), f"respond: {parts}")
     _print_and_write(results, rows, bench_dir)
 
@@ -258,6 +265,7 @@ def load_test(
     cause_turns_model: CauseTurns = "cee",
     port: Annotated[int, typer.Option(help="Local port for the server under test.")] = 8765,
     dtype: Dtype = "float32",
+    engine: Engine = "auto",
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: DataRoot = None,
 ) -> None:
@@ -265,7 +273,7 @@ def load_test(
     from emocause.service.app import ServiceConfig
     from emocause.service.benchmarks import first_messages, load_test_rows
 
-    pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, max_new_tokens)
+    pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, engine, max_new_tokens)
     rows = load_test_rows(pipeline, first_messages(200, data_root), f"emocause serve: {parts}", clients, seconds,
                           ServiceConfig(max_batch=max_batch), port)  # fmt: skip
     _print_and_write(results, rows, bench_dir)

@@ -16,6 +16,7 @@ from emocause.cli.analyze import (
     DialogueOpt,
     Dtype,
     EmotionModelOpt,
+    Engine,
     MessageArg,
     optional_model,
     read_turns,
@@ -37,6 +38,7 @@ def respond(
     cause_words_model: CauseWordsOpt = DEFAULT_MODELS["cause_words"],
     cause_turns_model: CauseTurnsOpt = DEFAULT_MODELS["cause_turns"],
     dtype: Dtype = "float32",
+    engine: Engine = "auto",
 ) -> None:
     """Answer the last speaker turn: top emotions, cause words highlighted, cause turns marked, and the reply."""
     turns = read_turns(text, dialogue)
@@ -47,6 +49,7 @@ def respond(
         cause_words=optional_model(cause_words_model),
         cause_turns=optional_model(cause_turns_model),
         dtype=dtype,
+        engine=engine,
     )
     response = pipeline(turns)
     if as_json:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from emocause.cli import app
-from emocause.cli.analyze import Dtype, optional_model
+from emocause.cli.analyze import Dtype, Engine, optional_model
 from emocause.cli.render import render_analysis
 from emocause.data.schema import Turn
 from emocause.errors import EmocauseError
@@ -22,12 +22,12 @@ CauseTurns = Annotated[
 ]
 
 
-def _pipeline(responder: str, cause_turns: str, dtype: str) -> EmpathyPipeline:
+def _pipeline(responder: str, cause_turns: str, dtype: str, engine: str) -> EmpathyPipeline:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     return EmpathyPipeline.from_pretrained(
-        "default", responder=responder, cause_turns=optional_model(cause_turns), dtype=dtype
+        "default", responder=responder, cause_turns=optional_model(cause_turns), dtype=dtype, engine=engine
     )
 
 
@@ -43,6 +43,7 @@ def serve(
     ] = 15.0,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds before a request gets 504.")] = 120.0,
     dtype: Dtype = "float32",
+    engine: Engine = "auto",
     lm: Annotated[
         str | None,
         typer.Option(
@@ -65,7 +66,9 @@ def serve(
         uvicorn.run(create_lm_app(backend, request_timeout_s=timeout), host=host, port=port)
         return
     config = ServiceConfig(max_batch=max_batch, batch_wait_ms=batch_wait_ms, request_timeout_s=timeout)
-    uvicorn.run(create_app(_pipeline(responder, cause_turns_model, dtype), config), host=host, port=port)
+    uvicorn.run(
+        create_app(_pipeline(responder, cause_turns_model, dtype, engine), config), host=host, port=port
+    )
 
 
 @app.command("chat")
@@ -73,11 +76,12 @@ def chat(
     responder: Responder = DEFAULT_RESPONDER,
     cause_turns_model: CauseTurns = DEFAULT_MODELS["cause_turns"],
     dtype: Dtype = "float32",
+    engine: Engine = "auto",
 ) -> None:
     """Talk in the terminal; under each of your turns, its emotions and highlighted causes. Empty line or Ctrl-D ends."""
     console = Console()
     console.print("[dim]loading the models...[/]")
-    pipeline = _pipeline(responder, cause_turns_model, dtype)
+    pipeline = _pipeline(responder, cause_turns_model, dtype, engine)
     turns: list[Turn] = []
     console.print("[dim]Tell me what happened. An empty line or Ctrl-D ends the chat.[/]")
     while True:

@@ -99,6 +99,23 @@ def resolve_causal_lm_path(name_or_path: str = DEFAULT_LM, cache: Path | None = 
     return name_or_path
 
 
+def causal_lm_gguf(name_or_path: str = DEFAULT_LM) -> Path | None:
+    """The GGUF file the LM's weights are (or came from), for llama.cpp: SmolLM2's packaged Q4_1 file, the
+    source of a folder this module converted, or the single `.gguf` in a local folder; None when unknown."""
+    if name_or_path in _LM_ALIASES:
+        folder = _package_folder(_SMOLLM2_PACKAGE)
+        return folder / _SMOLLM2_GGUF if folder is not None and (folder / _SMOLLM2_GGUF).is_file() else None
+    path = Path(name_or_path).expanduser()
+    if not path.is_dir():
+        return None
+    marker = path / _MARKER
+    if marker.is_file():
+        source = Path(json.loads(marker.read_text(encoding="utf-8")).get("source", ""))
+        return source if source.is_file() else None
+    files = sorted(path.glob("*.gguf"))
+    return files[0] if len(files) == 1 else None
+
+
 def load_causal_lm(
     name_or_path: str = DEFAULT_LM, dtype: torch.dtype = torch.float32, cache: Path | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 
@@ -18,6 +19,7 @@ from emocause.errors import ModelError
 from emocause.models.caer import PromptConfig, PromptParts, prompt_text, turn_offsets
 from emocause.models.ecg import ATTENTION_NAME, cause_bias, token_cause_probabilities
 from emocause.models.encoder import TrainedModel
+from emocause.models.llamacpp import ENGINES, build_engine
 from emocause.models.lm import AdaptedLM, DecodingConfig, LMBatch, LMConfig
 from emocause.models.words import WordInput
 
@@ -80,6 +82,32 @@ class Responder(TrainedModel):
         self.tokenizer = self.lm.tokenizer
         if config.cause_bias:
             self.lm.model.set_attn_implementation(ATTENTION_NAME)  # type: ignore[operator]
+
+    def prepare_inference(
+        self, engine: str = "auto", dtype: str = "float32", gguf: Path | None = None
+    ) -> str:
+        """Ready the responder for generation only; returns the engine chosen.
+
+        `llama.cpp` runs the LM with its adapters merged into the base GGUF (`gguf`, by default the one its
+        base came from); `transformers` merges the adapters in PyTorch and casts to `dtype`; `auto` takes
+        llama.cpp where it can run this responder and transformers otherwise. ECG needs transformers: its
+        biased self-attention is a PyTorch attention function.
+        """
+        if engine not in ENGINES:
+            raise ModelError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        if engine != "transformers":
+            try:
+                if self.config.cause_bias:
+                    raise ModelError("ECG's cause-biased attention runs in transformers only")
+                # room for any reply length a caller may ask for later; the cache costs ~23 kB a token on SmolLM2
+                n_ctx = max(1024, self.config.lm.max_prompt_tokens + self.config.decoding.max_new_tokens)
+                self.lm.engine = build_engine(self.lm, n_ctx, gguf)
+                return "llama.cpp"
+            except ModelError:
+                if engine == "llama.cpp":
+                    raise
+        self.lm.merge_adapters(dtype)
+        return "transformers"
 
     def encode_prompt(self, x: ResponseInput) -> EncodedPrompt:
         """Prompt ids (oldest turns dropped to fit `max_prompt_tokens`) and, for ECG, per-token cause probabilities."""

@@ -40,6 +40,8 @@ class EmpathyPipeline:
         self.analyzer = analyzer
         self.responder = responder
         self.safety = safety or SafetyPolicy()
+        self.engine = "transformers"
+        """What generates the replies: llama.cpp or transformers."""
 
     @classmethod
     def from_pretrained(
@@ -50,16 +52,19 @@ class EmpathyPipeline:
         cause_words: str | Path | None = DEFAULT_MODELS["cause_words"],
         cause_turns: str | Path | None = DEFAULT_MODELS["cause_turns"],
         dtype: str = "float32",
+        engine: str = "auto",
     ) -> EmpathyPipeline:
-        """The shipped defaults (`default`), with any part replaced by a shipped name or run folder; `dtype` is
-        the responder's inference precision (float32, or bfloat16: faster where the CPU has AVX512-BF16)."""
+        """The shipped defaults (`default`), with any part replaced by a shipped name or run folder. `engine`
+        runs the replies (`Responder.prepare_inference`: auto, llama.cpp or transformers); `dtype` is the
+        transformers engine's precision (float32, or bfloat16: faster where the CPU has AVX512-BF16)."""
         if name != "default":
             raise ModelError(f"unknown pipeline {name!r}; the shipped one is 'default'")
         model = load_model(responder)
         if not isinstance(model, Responder):
             raise ModelError(f"{responder} is not a responder model")
-        model.lm.merge_adapters(dtype)
-        return cls(Analyzer(emotion, cause_words, cause_turns), model)
+        pipeline = cls(Analyzer(emotion, cause_words, cause_turns), model)
+        pipeline.engine = model.prepare_inference(engine, dtype)
+        return pipeline
 
     def response_input(self, turns: Sequence[Turn], analysis: Analysis) -> ResponseInput:
         history = list(turns[: analysis.target_turn + 1])
