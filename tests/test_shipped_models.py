@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from emocause.models.encoder import WEIGHTS
+from emocause.models.llamacpp import llama_cpp_installed
 from emocause.models.registry import pretrained_folder, shipped_models
 from emocause.pipeline.analyze import Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue
-from emocause.models.llamacpp import llama_cpp_installed
 from emocause.pipeline.respond import EmpathyPipeline
 
 pytestmark = pytest.mark.slow

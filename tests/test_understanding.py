@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import shutil
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from emocause.training.ece import (
 )
 from emocause.training.emotion import EmotionTask, emotion_examples
 from emocause.training.empathy_cause import EmpathyCauseTask, post_reply_examples
-from emocause.training.loop import TrainConfig, fit
+from emocause.training.loop import TrainConfig, epoch_batches, fit
 
 
 @pytest.fixture(scope="module")
@@ -299,6 +300,39 @@ def test_fit_selects_on_validation_and_resumes_exactly(tiny_encoder: str, tmp_pa
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters(), strict=True):
         if a.requires_grad:
             assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_epoch_batches_group_by_length_deterministically() -> None:
+    plain = epoch_batches(10, None, 4, seed=3)
+    order = list(range(10))
+    random.Random(3).shuffle(order)
+    assert plain == [order[0:4], order[4:8], order[8:10]]  # the order runs before grouping existed saw
+    rng = random.Random(0)
+    lengths = [rng.randint(1, 500) for _ in range(1000)]
+    grouped = epoch_batches(1000, lengths, 8, seed=5)
+    assert grouped == epoch_batches(1000, lengths, 8, seed=5)
+    assert sorted(i for batch in grouped for i in batch) == list(range(1000))
+    assert len(grouped) == 125 and all(len(batch) == 8 for batch in grouped)
+
+    def padding(batches: list[list[int]]) -> int:
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+
+    assert padding(grouped) < 0.2 * padding(epoch_batches(1000, None, 8, seed=5))
+    assert sorted(map(min, grouped)) != [min(b) for b in grouped]  # batch order is not by length
+
+
+def test_fit_groups_by_length_only_for_tasks_that_measure_length(tiny_encoder: str, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, batch_size=2, learning_rate=1e-2, group_by_length=True)
+    _tiny_emotion_fit(tiny_encoder, tmp_path / "grouped", config)
+    assert (tmp_path / "grouped" / "best" / WEIGHTS).is_file()
+
+    class Unmeasured(EmotionTask):
+        length = None  # type: ignore[assignment]
+
+    model = EmotionClassifier(EmotionConfig(["sad", "joyful"], "test", _encoder(tiny_encoder)))
+    examples = [([Turn("speaker", "x")], 0)] * 4
+    with pytest.raises(EmocauseError, match="cannot group by length"):
+        fit(Unmeasured(model), examples, examples, config, tmp_path / "unmeasured")
 
 
 def test_analyzer_and_cli_on_tiny_models(tiny_encoder: str, tmp_path: Path) -> None:

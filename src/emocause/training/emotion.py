@@ -46,6 +46,9 @@ class EmotionTask:
         batch = self.model.encode([self.model.text_of(turns) for turns, _ in examples])
         return batch, torch.tensor([label for _, label in examples])
 
+    def length(self, example: Example) -> int:
+        return len(self.model.text_of(example[0]))
+
     def loss(
         self, batch: tuple[dict[str, torch.Tensor], torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -46,6 +46,8 @@ class TrainConfig:
     eval_every: int = 0  # steps between validations; 0 = at the end of each epoch
     checkpoint_every: int = 200
     patience: int = 0  # validations without improvement before stopping; 0 = never stop early
+    group_by_length: bool = False
+    """Batch examples of similar length (the task's `length`) so padding wastes little; batch order stays random."""
     seed: int = 13
 
 
@@ -64,6 +66,34 @@ class Trainable(Protocol):
         ...
 
     def save(self, folder: Path) -> None: ...
+
+
+class LengthAware(Protocol):
+    """A task that can say how long an example is (any unit that orders examples by padded size)."""
+
+    def length(self, example: Any) -> int: ...
+
+
+# Examples are sorted by length within pools of this many batches, then the batches are shuffled.
+LENGTH_POOL_BATCHES = 50
+
+
+def epoch_batches(n: int, lengths: Sequence[int] | None, batch_size: int, seed: int) -> list[list[int]]:
+    """The batches (example indices) of one epoch in training order: a shuffle cut into batches, or with
+    `lengths`, shuffled pools sorted by length and cut into batches, the batches then shuffled. Deterministic
+    in `seed`, so a resumed run sees the same batches."""
+    rng = random.Random(seed)
+    order = list(range(n))
+    rng.shuffle(order)
+    if lengths is None:
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    pool = batch_size * LENGTH_POOL_BATCHES
+    batches = []
+    for start in range(0, n, pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
 
 
 @dataclass
@@ -142,6 +172,11 @@ def fit(
     if resume and checkpoint.exists():
         state = _load_checkpoint(checkpoint, module, optimizer, scheduler)
     eval_every = config.eval_every or steps_per_epoch
+    lengths = None
+    if config.group_by_length:
+        if not callable(getattr(task, "length", None)):
+            raise EmocauseError(f"{type(task).__name__} cannot group by length: it has no length(example)")
+        lengths = [cast(LengthAware, task).length(x) for x in train]
     started = time.perf_counter() - state.seconds
 
     def evaluate() -> bool:
@@ -173,6 +208,8 @@ def fit(
 
     module.train()
     stop = False
+    batches: list[list[int]] = []
+    batches_epoch = -1
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -185,9 +222,10 @@ def fit(
         while state.step < total and not stop:
             step = state.step
             epoch, position = divmod(step, steps_per_epoch)
-            order = list(range(len(train)))
-            random.Random(config.seed * 1000 + epoch).shuffle(order)
-            indices = order[position * config.batch_size : (position + 1) * config.batch_size]
+            if epoch != batches_epoch:
+                batches = epoch_batches(len(train), lengths, config.batch_size, config.seed * 1000 + epoch)
+                batches_epoch = epoch
+            indices = batches[position]
             loss, parts = task.loss(task.collate([train[i] for i in indices]))
             if not torch.isfinite(loss):
                 raise EmocauseError(f"loss became {loss.item()} at step {step}; lower the learning rate")
