@@ -10,7 +10,9 @@ set -euo pipefail
 runs="${IMAGINE_RUNS:-runs/imagine}"
 mkdir -p "$runs"
 ALL=(mechanisms features imagine-ed imagine-no-cause-ed imagine-no-cm-ed imagine-no-know-ed imagine-no-div-ed
-     transformer-ed-10k knowledge)
+     transformer-ed-10k imagine-ed-3ep imagine-no-know-ed-3ep knowledge)
+# The from-scratch family's longer budget (docs/scratch.md): 20,000 examples, 3 epochs.
+LONGER=(--set train.max_train_examples=20000 --set train.epochs=3)
 
 train() {  # name method config [--set ...]
   local name=$1 method=$2 config=$3
@@ -45,6 +47,8 @@ run() {
     imagine-no-know-ed) train "$name" imagine imagine-ed --set model.use_knowledge=false; bench "$name" ;;
     imagine-no-div-ed) train "$name" imagine imagine-ed --set model.diversity_weight=0; bench "$name" ;;
     transformer-ed-10k) train "$name" transformer transformer-ed --set train.max_train_examples=10000; bench "$name" ;;
+    imagine-ed-3ep) train "$name" imagine imagine-ed "${LONGER[@]}"; bench "$name" ;;
+    imagine-no-know-ed-3ep) train "$name" imagine imagine-ed "${LONGER[@]}" --set model.use_knowledge=false; bench "$name" ;;
     knowledge)
       emocause bench knowledge --source retrieval --source generation -n 40 --results knowledge-sources ;;
     *) echo "unknown step $name; steps: ${ALL[*]}" >&2; exit 2 ;;

@@ -13,6 +13,7 @@ from emocause.errors import ModelError
 from emocause.models.resolver import (
     DEFAULT_ENCODER,
     DEFAULT_LM,
+    causal_lm_gguf,
     load_causal_lm,
     load_encoder,
     load_sentence_encoder,
@@ -44,6 +45,19 @@ def test_smollm2_resolves_to_a_converted_cache_folder(lm_cache: Path) -> None:
     assert (folder / "model.safetensors").is_file()
     assert (folder / "tokenizer.json").is_file()
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "staging folder left behind"
+
+
+def test_the_gguf_behind_an_lm_is_found_for_llama_cpp(lm_cache: Path, tmp_path: Path) -> None:
+    packaged = causal_lm_gguf(DEFAULT_LM)
+    assert packaged is not None and packaged.suffix == ".gguf" and packaged.is_file()
+    assert causal_lm_gguf(str(resolve_causal_lm_path(DEFAULT_LM, cache=lm_cache))) == packaged  # its source
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "model.Q8_0.gguf").write_bytes(b"")
+    assert causal_lm_gguf(str(folder)) == folder / "model.Q8_0.gguf"
+    (folder / "model.F16.gguf").write_bytes(b"")
+    assert causal_lm_gguf(str(folder)) is None  # two candidates: the caller must say which
+    assert causal_lm_gguf("someone/unknown-model") is None
 
 
 def test_second_resolve_reuses_the_cache(lm_cache: Path) -> None:
