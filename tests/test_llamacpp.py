@@ -145,15 +145,23 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Responder, Respon
         pytest.skip("llama-cpp-python is not installed")
     cache = tmp_path_factory.mktemp("gguf-cache")
     fast, reference = load_model("caer"), load_model("caer")
-    fast.lm.engine = build_engine(fast.lm, 1024, cache=cache)
+    fast.lm.engine = build_engine(fast.lm, 512, max_sequences=4, cache=cache)
     reference.prepare_inference("transformers")
     return fast, reference
 
 
-def _prompt(responder: Responder) -> list[int]:
-    x = ResponseInput([Turn("speaker", "I failed my driving test again after months of practice.")], None, "sad",
-                      "I failed my driving test again after months of practice.")  # fmt: skip
-    return responder.encode_prompt(x).ids
+MESSAGES = [
+    ("I failed my driving test again after months of practice.", "sad"),
+    ("My sister is finally coming home after two years abroad!", "excited"),
+    ("Someone keyed my car in the parking lot last night.", "angry"),
+    ("I have my first job interview tomorrow and I can't sleep.", "anxious"),
+    ("My grandmother's old recipe book turned up in the attic.", "sentimental"),
+]
+
+
+def _prompt(responder: Responder, message: int = 0) -> list[int]:
+    text, emotion = MESSAGES[message]
+    return responder.encode_prompt(ResponseInput([Turn("speaker", text)], None, emotion, text)).ids
 
 
 @pytest.mark.slow
@@ -164,11 +172,8 @@ def test_merged_gguf_computes_what_the_adapted_model_computes(engines: tuple[Res
     prompt = _prompt(fast)
     with torch.no_grad():
         adapted = reference.lm.model(torch.tensor([prompt])).logits[0, -1]
-    engine._prefill(prompt)
-    merged = engine._logits()
-    base = LlamaCppEngine(_base_gguf(), 512)
-    base._prefill(prompt)
-    base_logits = base._logits()
+    merged = engine._prefill(0, prompt)
+    base_logits = LlamaCppEngine(_base_gguf(), 512, max_sequences=1)._prefill(0, prompt)
     # The merged file follows the adapters: much closer to transformers' adapted logits than the base is.
     assert torch.dist(merged, adapted) < 0.5 * torch.dist(base_logits, adapted)
     assert int(merged.argmax()) == int(adapted.argmax())
@@ -187,23 +192,45 @@ def test_llama_cpp_generation_follows_the_decoding_rules(engines: tuple[Responde
     assert isinstance(engine, LlamaCppEngine)
     prompt = _prompt(fast)
     eos = fast.lm.eos_id
-    engine.llama.reset()  # forget what earlier tests left in the cache
-    evaluated: list[int] = []
-    original = engine.llama.eval
-    engine.llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    engine.held = [[] for _ in engine.held]  # forget what earlier tests left (the cache entries are unused)
+    before = engine.tokens_evaluated
     first = engine.generate([prompt], DecodingConfig(max_new_tokens=12), eos)[0]
-    prompt_tokens_first = evaluated[0]
-    evaluated.clear()
+    assert engine.tokens_evaluated - before == len(prompt) + len(first) - 1
+    before = engine.tokens_evaluated
     again = engine.generate([prompt], DecodingConfig(max_new_tokens=12), eos)[0]
-    engine.llama.eval = original
     assert first == again and 0 < len(first) <= 12 and eos not in first
-    assert prompt_tokens_first == len(prompt)
-    assert evaluated[0] == 1  # the second call reused the cached prompt
+    assert engine.tokens_evaluated - before == 1 + len(again) - 1  # the cached prompt was not read again
+    assert engine.generate([prompt], DecodingConfig(max_new_tokens=0), eos) == [[]]
+    torch.manual_seed(0)
+    sampled = engine.generate(
+        [prompt], DecodingConfig(max_new_tokens=8, do_sample=True, temperature=1.5), eos
+    )[0]
+    assert 0 < len(sampled) <= 8 and eos not in sampled
     long = engine.generate([prompt], DecodingConfig(max_new_tokens=40, no_repeat_ngram_size=2), eos)[0]
     bigrams = list(itertools.pairwise(long))
     assert len(bigrams) == len(set(bigrams))
     with pytest.raises(ModelError, match="context"):
         engine.generate([prompt * 20], DecodingConfig(max_new_tokens=10), eos)
+
+
+@pytest.mark.slow
+def test_batched_generation_equals_one_at_a_time(engines: tuple[Responder, Responder]) -> None:
+    fast, _ = engines
+    engine = fast.lm.engine
+    assert isinstance(engine, LlamaCppEngine)
+    prompts = [_prompt(fast, i) for i in range(len(MESSAGES))]  # five prompts on four sequences
+    decoding = DecodingConfig(max_new_tokens=16)
+    alone = [engine.generate([p], decoding, fast.lm.eos_id)[0] for p in prompts]
+    before = engine.tokens_evaluated
+    together = engine.generate(prompts, decoding, fast.lm.eos_id)
+    # llama.cpp's kernels differ by batch size in the last bits, which may flip a late greedy choice
+    assert sum(a == b for a, b in zip(alone, together, strict=True)) >= 4
+    assert all(a[:4] == b[:4] for a, b in zip(alone, together, strict=True))
+    # every prompt shares the instruction with what the cache holds: far fewer tokens are read than the prompts hold
+    assert engine.tokens_evaluated - before < 0.5 * sum(len(p) for p in prompts) + sum(
+        len(r) for r in together
+    )
+    assert len({tuple(r) for r in together}) > 1
 
 
 @pytest.mark.slow

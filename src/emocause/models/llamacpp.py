@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -161,74 +163,150 @@ def decoding_processors(decoding: DecodingConfig) -> LogitsProcessorList:
 
 
 class LlamaCppEngine:
-    """One llama.cpp context; calls are serialised (a context is not thread-safe)."""
+    """A llama.cpp model with one context that holds up to `max_sequences` sequences at once.
 
-    def __init__(self, model_path: Path, n_ctx: int, threads: int | None = None):
-        from llama_cpp import Llama
+    A batch of prompts is decoded together, one llama.cpp call per step for all unfinished sequences. The
+    sequences share one key/value cache, so a prompt that begins like one already held (the instruction every
+    CAER prompt starts with) takes those states over instead of reading them again. Calls are serialised: a
+    context is not thread-safe.
+    """
 
-        threads = threads or len(os.sched_getaffinity(0))
-        try:
-            self.llama = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
-        except ValueError as error:
-            raise ModelError(f"{model_path}: llama.cpp could not load it ({error})") from error
-        self.model_path = model_path
-        self.n_vocab = self.llama.n_vocab()
-        self._lock = threading.Lock()
+    BATCH_TOKENS = 512
 
-    def _logits(self) -> torch.Tensor:
+    def __init__(
+        self, model_path: Path, sequence_tokens: int, max_sequences: int = 8, threads: int | None = None
+    ):
         import llama_cpp
 
-        pointer = llama_cpp.llama_get_logits_ith(self.llama.ctx, -1)
+        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load chatter
+        llama_cpp.llama_backend_init()
+        threads = threads or len(os.sched_getaffinity(0))
+        model = llama_cpp.llama_model_load_from_file(
+            str(model_path).encode(), llama_cpp.llama_model_default_params()
+        )
+        if not model:
+            raise ModelError(f"{model_path}: llama.cpp could not load it")
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = sequence_tokens * max_sequences
+        params.n_batch = params.n_ubatch = self.BATCH_TOKENS
+        params.n_seq_max = max_sequences
+        params.kv_unified = True  # one cache for all sequences: a shared prefix is stored once
+        params.n_threads = params.n_threads_batch = threads
+        context = llama_cpp.llama_init_from_model(model, params)
+        if not context:
+            llama_cpp.llama_model_free(model)
+            raise ModelError(f"{model_path}: llama.cpp could not create a context of {params.n_ctx} tokens")
+        self._api = llama_cpp
+        self._model, self._context = model, context
+        self._memory = llama_cpp.llama_get_memory(context)
+        self._batch = llama_cpp.llama_batch_init(self.BATCH_TOKENS, 0, 1)
+        weakref.finalize(self, _free, llama_cpp, self._batch, context, model)
+        self.model_path = model_path
+        self.sequence_tokens = sequence_tokens
+        self.max_sequences = max_sequences
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model)))
+        self.held: list[list[int]] = [[] for _ in range(max_sequences)]
+        """The tokens whose states each sequence holds in the cache."""
+        self.tokens_evaluated = 0
+        self._lock = threading.Lock()
+
+    def _decode(self, entries: Sequence[tuple[int, int, int, bool]]) -> None:
+        """One llama.cpp call for (token, position, sequence, wants logits) entries."""
+        batch = self._batch
+        batch.n_tokens = len(entries)
+        for k, (token, position, sequence, logits) in enumerate(entries):
+            batch.token[k], batch.pos[k], batch.n_seq_id[k] = token, position, 1
+            batch.seq_id[k][0] = sequence
+            batch.logits[k] = logits
+        if self._api.llama_decode(self._context, batch) != 0:
+            raise ModelError("llama.cpp could not decode the batch (its cache is full)")
+        self.tokens_evaluated += len(entries)
+
+    def _logits(self, index: int) -> torch.Tensor:
+        """The logits of the batch entry `index` (copied: the next decode overwrites them)."""
+        pointer = self._api.llama_get_logits_ith(self._context, index)
         return torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy())
 
-    def _prefill(self, prompt: Sequence[int]) -> None:
-        """Evaluate `prompt`, keeping the cached states of the part it shares with the previous one."""
-        cached = self.llama.input_ids[: self.llama.n_tokens]
-        shared = 0
-        limit = min(len(cached), len(prompt) - 1)  # at least one token is evaluated, for its logits
-        while shared < limit and cached[shared] == prompt[shared]:
-            shared += 1
-        self.llama.n_tokens = shared
-        self.llama.eval(list(prompt[shared:]))
+    def _prefill(self, sequence: int, prompt: Sequence[int]) -> torch.Tensor:
+        """Put `prompt` into `sequence`, taking over the longest beginning any sequence holds; the logits after it."""
+        shared, source = 0, sequence
+        for other, held in enumerate(self.held):
+            n = 0
+            limit = min(len(held), len(prompt) - 1)  # at least one token is read, for its logits
+            while n < limit and held[n] == prompt[n]:
+                n += 1
+            if n > shared or (n == shared and other == sequence):
+                shared, source = n, other
+        self._api.llama_memory_seq_rm(self._memory, sequence, shared if source == sequence else 0, -1)
+        if source != sequence and shared:
+            self._api.llama_memory_seq_cp(self._memory, source, sequence, 0, shared)
+        self.held[sequence] = list(prompt[:shared])
+        rest = list(prompt[shared:])
+        for start in range(0, len(rest), self.BATCH_TOKENS):
+            chunk = rest[start : start + self.BATCH_TOKENS]
+            last = start + len(chunk) == len(rest)
+            self._decode(
+                [(t, shared + start + k, sequence, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
+            )
+            self.held[sequence] += chunk
+        return self._logits(len(chunk) - 1)
 
     def generate(
         self, prompts: Sequence[Sequence[int]], decoding: DecodingConfig, eos_id: int
     ) -> list[list[int]]:
-        """New token ids per prompt, stopped at `eos_id` (not returned)."""
-        if any(not p for p in prompts):
-            raise ModelError("llama.cpp generation needs a non-empty prompt")
-        processors = decoding_processors(decoding)
-        replies = []
+        """New token ids per prompt, stopped at `eos_id` (not returned); `max_sequences` prompts at a time."""
+        for prompt in prompts:
+            if not prompt:
+                raise ModelError("llama.cpp generation needs a non-empty prompt")
+            if len(prompt) + decoding.max_new_tokens > self.sequence_tokens:
+                raise ModelError(
+                    f"prompt of {len(prompt)} tokens + {decoding.max_new_tokens} new exceeds the context of "
+                    f"{self.sequence_tokens} tokens per sequence"
+                )
+        replies: list[list[int]] = []
+        if decoding.max_new_tokens <= 0:
+            return [[] for _ in prompts]
         with self._lock:
-            for prompt in prompts:
-                if len(prompt) + decoding.max_new_tokens > self.llama.n_ctx():
-                    raise ModelError(
-                        f"prompt of {len(prompt)} tokens + {decoding.max_new_tokens} new exceeds the context "
-                        f"of {self.llama.n_ctx()}"
-                    )
-                self._prefill(prompt)
-                ids = cast(torch.LongTensor, torch.tensor([list(prompt)]))
-                new: list[int] = []
-                for _ in range(decoding.max_new_tokens):
-                    scores = processors(ids, self._logits()[None])
-                    if decoding.do_sample:
-                        token = int(torch.multinomial(scores.softmax(-1), 1)[0, 0])
-                    else:
-                        token = int(scores.argmax(-1)[0])
-                    if token == eos_id:
-                        break
-                    new.append(token)
-                    if len(new) < decoding.max_new_tokens:
-                        ids = cast(torch.LongTensor, torch.cat([ids, torch.tensor([[token]])], dim=1))
-                        self.llama.eval([token])
-                replies.append(new)
+            for start in range(0, len(prompts), self.max_sequences):
+                replies += self._generate_together(
+                    prompts[start : start + self.max_sequences], decoding, eos_id
+                )
         return replies
+
+    def _generate_together(
+        self, prompts: Sequence[Sequence[int]], decoding: DecodingConfig, eos_id: int
+    ) -> list[list[int]]:
+        processors = decoding_processors(decoding)
+        logits = {i: self._prefill(i, prompt) for i, prompt in enumerate(prompts)}
+        new: list[list[int]] = [[] for _ in prompts]
+        while logits:
+            step = []
+            for i, row in logits.items():
+                ids = cast(torch.LongTensor, torch.tensor([self.held[i]]))  # the prompt and the reply so far
+                scores = processors(ids, row[None])
+                if decoding.do_sample:
+                    token = int(torch.multinomial(scores.softmax(-1), 1)[0, 0])
+                else:
+                    token = int(scores.argmax(-1)[0])
+                if token == eos_id:
+                    continue
+                new[i].append(token)
+                if len(new[i]) < decoding.max_new_tokens:
+                    step.append((i, token))
+            if not step:
+                break
+            self._decode([(token, len(self.held[i]), i, True) for i, token in step])
+            logits = {}
+            for k, (i, token) in enumerate(step):
+                self.held[i].append(token)
+                logits[i] = self._logits(k)
+        return new
+
+
+def _free(api: Any, batch: Any, context: Any, model: Any) -> None:
+    api.llama_batch_free(batch)
+    api.llama_free(context)
+    api.llama_model_free(model)
 
 
 def lora_deltas(lm: AdaptedLM) -> dict[str, torch.Tensor]:
@@ -247,10 +325,15 @@ def lora_deltas(lm: AdaptedLM) -> dict[str, torch.Tensor]:
 
 
 def build_engine(
-    lm: AdaptedLM, n_ctx: int, gguf: Path | None = None, cache: Path | None = None
+    lm: AdaptedLM,
+    sequence_tokens: int,
+    max_sequences: int = 8,
+    gguf: Path | None = None,
+    cache: Path | None = None,
 ) -> LlamaCppEngine:
     """A llama.cpp engine running `lm` (its adapters merged into `gguf`, by default the GGUF its base came
-    from); the merged file is made once under `cache_dir(cache)/gguf/`. Errors say why it cannot run."""
+    from) on up to `max_sequences` sequences of `sequence_tokens`; the merged file is made once under
+    `cache_dir(cache)/gguf/`. Errors say why it cannot run."""
     if not llama_cpp_installed():
         raise ModelError("llama-cpp-python is not installed (bash scripts/setup.sh installs it)")
     base = gguf or causal_lm_gguf(lm.config.name)
@@ -264,4 +347,4 @@ def build_engine(
         path = cache_dir(cache) / "gguf" / f"{base.stem}-{deltas_key(base, deltas)}.gguf"
         if not path.is_file():
             merge_into_gguf(base, deltas, path)
-    return LlamaCppEngine(path, n_ctx)
+    return LlamaCppEngine(path, sequence_tokens, max_sequences)

@@ -99,9 +99,11 @@ class Responder(TrainedModel):
             try:
                 if self.config.cause_bias:
                     raise ModelError("ECG's cause-biased attention runs in transformers only")
-                # room for any reply length a caller may ask for later; the cache costs ~23 kB a token on SmolLM2
-                n_ctx = max(1024, self.config.lm.max_prompt_tokens + self.config.decoding.max_new_tokens)
-                self.lm.engine = build_engine(self.lm, n_ctx, gguf)
+                # room for replies of up to 256 tokens; the cache costs ~23 kB a token on SmolLM2
+                sequence_tokens = self.config.lm.max_prompt_tokens + max(
+                    256, self.config.decoding.max_new_tokens
+                )
+                self.lm.engine = build_engine(self.lm, sequence_tokens, gguf=gguf)
                 return "llama.cpp"
             except ModelError:
                 if engine == "llama.cpp":
