@@ -159,6 +159,12 @@ MESSAGES = [
 ]
 
 
+def _engine(responder: Responder) -> LlamaCppEngine:
+    engine = responder.lm.engine
+    assert isinstance(engine, LlamaCppEngine)
+    return engine
+
+
 def _prompt(responder: Responder, message: int = 0) -> list[int]:
     text, emotion = MESSAGES[message]
     return responder.encode_prompt(ResponseInput([Turn("speaker", text)], None, emotion, text)).ids
@@ -167,8 +173,7 @@ def _prompt(responder: Responder, message: int = 0) -> list[int]:
 @pytest.mark.slow
 def test_merged_gguf_computes_what_the_adapted_model_computes(engines: tuple[Responder, Responder]) -> None:
     fast, reference = engines
-    engine = fast.lm.engine
-    assert isinstance(engine, LlamaCppEngine)
+    engine = _engine(fast)
     prompt = _prompt(fast)
     with torch.no_grad():
         adapted = reference.lm.model(torch.tensor([prompt])).logits[0, -1]
@@ -188,18 +193,19 @@ def _base_gguf() -> Path:
 @pytest.mark.slow
 def test_llama_cpp_generation_follows_the_decoding_rules(engines: tuple[Responder, Responder]) -> None:
     fast, _ = engines
-    engine = fast.lm.engine
-    assert isinstance(engine, LlamaCppEngine)
+    engine = _engine(fast)
     prompt = _prompt(fast)
     eos = fast.lm.eos_id
     engine.held = [[] for _ in engine.held]  # forget what earlier tests left (the cache entries are unused)
     before = engine.tokens_evaluated
     first = engine.generate([prompt], DecodingConfig(max_new_tokens=12), eos)[0]
-    assert engine.tokens_evaluated - before == len(prompt) + len(first) - 1
+    # every reply token but a last one cut by the length cap is read back
+    assert engine.tokens_evaluated - before == len(prompt) + len(first) - (len(first) == 12)
     before = engine.tokens_evaluated
     again = engine.generate([prompt], DecodingConfig(max_new_tokens=12), eos)[0]
     assert first == again and 0 < len(first) <= 12 and eos not in first
-    assert engine.tokens_evaluated - before == 1 + len(again) - 1  # the cached prompt was not read again
+    # the cached prompt was not read again: only its last token, for the logits after it
+    assert engine.tokens_evaluated - before == 1 + len(again) - (len(again) == 12)
     assert engine.generate([prompt], DecodingConfig(max_new_tokens=0), eos) == [[]]
     torch.manual_seed(0)
     sampled = engine.generate(
@@ -216,8 +222,7 @@ def test_llama_cpp_generation_follows_the_decoding_rules(engines: tuple[Responde
 @pytest.mark.slow
 def test_batched_generation_equals_one_at_a_time(engines: tuple[Responder, Responder]) -> None:
     fast, _ = engines
-    engine = fast.lm.engine
-    assert isinstance(engine, LlamaCppEngine)
+    engine = _engine(fast)
     prompts = [_prompt(fast, i) for i in range(len(MESSAGES))]  # five prompts on four sequences
     decoding = DecodingConfig(max_new_tokens=16)
     alone = [engine.generate([p], decoding, fast.lm.eos_id)[0] for p in prompts]
