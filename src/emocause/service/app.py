@@ -260,7 +260,12 @@ def create_app(pipeline: EmpathyPipeline, config: ServiceConfig | None = None) -
 
     @app.get("/healthz", summary="Liveness and the loaded models")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "queue": batcher.queue.qsize(), "model": config.model_name}
+        return {
+            "status": "ok",
+            "queue": batcher.queue.qsize(),
+            "model": config.model_name,
+            "engine": pipeline.engine,
+        }
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> PlainTextResponse:
