@@ -72,7 +72,7 @@ for stage in "${stages[@]}"; do case $stage in
   ship)
     # Chosen on validation: the ECE variant with the best top-3 recall (supervised), trained on all targets, and the
     # empathy-cause loss with the best F1 (class-weighted CE).
-    for pair in emotion-ed:emotion-ed emotion-ecc:emotion-ecc ece-supervised-full:ece cee-reccon-full:cee empathy-ecc-weighted:empathy-cause; do
+    for pair in emotion-ed-3ep:emotion-ed emotion-ecc:emotion-ecc ece-supervised-full:ece cee-reccon-full:cee empathy-ecc-weighted:empathy-cause; do
       rm -rf "src/emocause/pretrained/${pair#*:}"
       mkdir -p "src/emocause/pretrained/${pair#*:}"
       cp "runs/${pair%%:*}/best/model.json" "runs/${pair%%:*}/best/weights.safetensors" "src/emocause/pretrained/${pair#*:}/"
