@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,8 +17,8 @@ from emocause.models.knowledge import (
     CachedKnowledge,
     CometKnowledge,
     GenerationKnowledge,
+    KnowledgeEntry,
     RetrievalKnowledge,
-    _Entry,
     clean_inference,
     parse_completions,
 )
@@ -108,15 +109,34 @@ def test_cached_knowledge_computes_each_query_once_and_resumes(tmp_path: Path) -
 
 def test_retrieval_returns_nearest_heads_per_relation_and_leaves_out_excluded() -> None:
     entries = [
-        _Entry("PersonX loses their job", "xReact", ["sad", "none", "worried"]),
-        _Entry("PersonX loses their job", "xWant", ["to find work"]),
-        _Entry("PersonX wins the lottery", "xReact", ["happy", "rich"]),
+        KnowledgeEntry("PersonX loses their job", "xReact", ["sad", "none", "worried"]),
+        KnowledgeEntry("PersonX loses their job", "xWant", ["to find work"]),
+        KnowledgeEntry("PersonX wins the lottery", "xReact", ["happy", "rich"]),
     ]
     source = RetrievalKnowledge(entries, neighbours=1)
     (inferred,) = source.infer(["I got fired from my job"], ["xReact", "xWant", "Causes"])
     assert inferred == {"xReact": ["sad", "worried"], "xWant": ["to find work"], "Causes": []}
     (held_out,) = source.infer(["PersonX loses their job"], ["xReact"], exclude=["PersonX loses their job"])
     assert held_out["xReact"] == ["happy", "rich"]
+
+
+def test_retrieval_floor_and_head_vector_cache(tmp_path: Path) -> None:
+    entries = [
+        KnowledgeEntry("PersonX loses their job", "xReact", ["sad"]),
+        KnowledgeEntry("terrorist", "Desires", ["kill people"]),
+    ]
+    first = RetrievalKnowledge(entries, min_similarity=0.3, vectors_cache=tmp_path)
+    (inferred,) = first.infer(["I got fired from my job"], ["xReact", "Desires"])
+    assert inferred == {"xReact": ["sad"], "Desires": []}  # the distant head is never used
+    assert "min0.3" in first.name and len(list(tmp_path.glob("heads-*.npy"))) == 1
+
+    second = RetrievalKnowledge(entries, min_similarity=0.3, vectors_cache=tmp_path)
+    embedded: list[str] = []
+    embed = second._embed
+    second._embed = lambda texts: (embedded.extend(texts), embed(texts))[1]  # type: ignore[method-assign]
+    assert second.infer(["I got fired from my job"], ["xReact", "Desires"]) == [inferred]
+    assert embedded == ["I got fired from my job"]  # the heads came from the cache
+    np.testing.assert_allclose(second.head_vectors(), first.head_vectors())
 
 
 def test_generation_source_asks_one_prompt_per_relation(tiny_models: dict[str, Path]) -> None:

@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 
 from emocause.models.caer import PromptConfig
+from emocause.models.knowledge import KnowledgeEntry, RetrievalKnowledge
 from emocause.models.lm import LMConfig
 from emocause.models.responder import Responder, ResponderConfig
 from emocause.pipeline.respond import EmpathyPipeline
@@ -51,6 +52,9 @@ def tiny_responder(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPa
 def pipeline(tiny_responder: Path) -> EmpathyPipeline:
     pipeline = EmpathyPipeline.from_pretrained("default", responder=tiny_responder, cause_turns=None)
     pipeline.responder.config.decoding.max_new_tokens = 8
+    pipeline.knowledge = RetrievalKnowledge(
+        [KnowledgeEntry("PersonX's dog dies", "xReact", ["sad", "lonely"])]
+    )
     return pipeline
 
 
@@ -97,6 +101,9 @@ def test_respond_analyze_and_chat_completions(server: str) -> None:
         and isinstance(result["reply"], str)
     )
     assert result["strategy"].startswith(("cause-aware", "safe fallback", "emotion-aware"))
+    if not result["blocked"]:
+        assert set(result["mechanisms"]) == {"emotional_reactions", "interpretations", "explorations"}
+        assert result["knowledge"]["xReact"] == ["sad", "lonely"] and "mechanisms:" in result["strategy"]
 
     status, analysis = _call(
         f"{server}/v1/analyze", {"dialogue": {"turns": [{"role": "speaker", "text": "I lost my job."}]}}
@@ -200,6 +207,8 @@ def test_web_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         assert driver.find_elements(By.CSS_SELECTOR, ".user mark.cause"), "cause words are highlighted"
         assert driver.find_elements(By.CSS_SELECTOR, ".user .bar"), "emotion bars under the user turn"
         assert "strategy:" in driver.find_element(By.CSS_SELECTOR, ".reply .strategy").text
+        knowledge = driver.find_elements(By.CSS_SELECTOR, ".reply .knowledge")
+        assert not knowledge or "xReact: sad; lonely" in knowledge[0].text
         shot = tmp_path / "web_page.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 5_000
     finally:
@@ -236,3 +245,4 @@ def test_terminal_chat_keeps_the_conversation(tiny_responder: Path) -> None:
     result = CliRunner().invoke(app, args, input="I failed my exam today.\nI studied so hard for it.\n\n")
     assert result.exit_code == 0, result.output
     assert result.output.count("listener>") == 2 and "analysis of turn 2" in result.output
+    assert result.output.count("strategy") == 2

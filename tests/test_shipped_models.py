@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from emocause.models.encoder import WEIGHTS
+from emocause.models.knowledge import KnowledgeEntry, RetrievalKnowledge
 from emocause.models.llamacpp import llama_cpp_installed
+from emocause.models.mechanisms import MECHANISMS
 from emocause.models.registry import pretrained_folder, shipped_models
 from emocause.pipeline.analyze import Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue
@@ -40,6 +42,14 @@ def test_default_analyzer_finds_the_emotion_and_its_cause() -> None:
 def test_default_pipeline_answers_with_emotion_cause_and_a_reply() -> None:
     pipeline = EmpathyPipeline.from_pretrained("default")
     assert pipeline.engine == ("llama.cpp" if llama_cpp_installed() else "transformers")
+    assert pipeline.mechanisms is not None and pipeline.knowledge is None  # knowledge needs a data root
+    pipeline.knowledge = RetrievalKnowledge(
+        [
+            KnowledgeEntry("PersonX's dog dies", "xReact", ["sad", "heartbroken"]),
+            KnowledgeEntry("PersonX gets a new job", "xReact", ["happy", "proud"]),
+        ],
+        neighbours=1,
+    )
     dialogues = [
         parse_dialogue(["My dog died this morning. I keep crying and I cannot stop thinking about him."]),
         parse_dialogue(["I got the job I wanted!", "Congratulations! Tell me more.", "I start on Monday."]),
@@ -49,5 +59,12 @@ def test_default_pipeline_answers_with_emotion_cause_and_a_reply() -> None:
     for response in (first, second):
         assert len(response.reply.split()) >= 3, response.reply
         assert "<|im" not in response.reply and "user" not in response.reply.lower()[:6]
-        assert set(response.seconds) >= {"emotion", "cause_words", "reply"}
+        assert set(response.seconds) >= {"emotion", "cause_words", "reply", "mechanisms", "knowledge"}
+        assert set(response.mechanisms) == set(MECHANISMS)
+        assert all(0 <= p <= 1 for p in response.mechanisms.values())
+        assert "mechanisms:" in response.strategy
+        payload = response.payload(dialogues[0])
+        assert payload["mechanisms"] == response.mechanisms and payload["strategy"] == response.strategy
     assert first.reply != second.reply
+    assert first.knowledge["xReact"] == ["sad", "heartbroken"]
+    assert second.knowledge["xReact"] == ["happy", "proud"] and second.knowledge["Causes"] == []

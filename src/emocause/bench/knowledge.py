@@ -21,10 +21,9 @@ from pathlib import Path
 from emocause.bench.results import ResultRow, describe_device
 from emocause.data import load
 from emocause.metrics import bertscore
-from emocause.models.knowledge import CachedKnowledge, RetrievalKnowledge, clean_inference
+from emocause.models.knowledge import CachedKnowledge, RetrievalKnowledge, clean_inference, knowledge_source
 from emocause.resources.commonsense import IF_THEN
 from emocause.settings import cache_dir
-from emocause.training.imagine import knowledge_source
 
 TASK = "commonsense_knowledge"
 SEED = 2024
@@ -75,7 +74,7 @@ def bench_knowledge(
     rows = []
     for spec in sources:
         started = time.perf_counter()
-        source = knowledge_source(spec)
+        source = knowledge_source(spec, data_root)
         inferred: list[list[str]] = []
         if isinstance(source, RetrievalKnowledge):
             for r in queries:

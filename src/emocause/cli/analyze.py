@@ -46,6 +46,21 @@ CauseWordsOpt = Annotated[str, typer.Option("--cause-words-model", help="ECE mod
 CauseTurnsOpt = Annotated[
     str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip.")
 ]
+MechanismsOpt = Annotated[
+    str,
+    typer.Option(
+        "--mechanisms-model",
+        help="Communication-mechanism classifier for the reply's strategy; 'none' to skip.",
+    ),
+]
+KnowledgeOpt = Annotated[
+    str,
+    typer.Option(
+        "--knowledge",
+        help="Commonsense knowledge about the cause: none, retrieval (reads ATOMIC-2020 and RECCON-COMET from "
+        "the data root), generation (the offline chat LM) or comet:PATH_OR_HUB_ID.",
+    ),
+]
 
 
 def optional_model(name: str) -> str | None:

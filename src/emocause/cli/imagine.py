@@ -55,10 +55,10 @@ def knowledge(
         return
     if not text or not text.strip():
         raise EmocauseError("give a TEXT (an event or an utterance), or --precompute SPLIT")
-    from emocause.training.imagine import knowledge_source
+    from emocause.models.knowledge import knowledge_source
 
     chosen = relations or list(RELATIONS)
-    (inferred,) = knowledge_source(source).infer([text.strip()], chosen)
+    (inferred,) = knowledge_source(source, data_root).infer([text.strip()], chosen)
     if as_json:
         typer.echo(json.dumps(inferred, indent=2))
         return

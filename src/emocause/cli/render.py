@@ -10,6 +10,8 @@ from rich.text import Text
 
 from emocause.data.schema import Dialogue, KnowledgeRecord, Turn
 from emocause.pipeline.analyze import Analysis
+from emocause.pipeline.respond import Response
+from emocause.resources.commonsense import GROUP_OF
 
 _CAUSE_STYLE = "bold black on yellow"
 
@@ -58,8 +60,11 @@ def render_knowledge(record: KnowledgeRecord) -> Panel:
     return Panel(Group(*body), title=f"{record.head} @@ {record.relation}", title_align="left")
 
 
-def render_analysis(turns: Sequence[Turn], analysis: Analysis, reply: str | None = None) -> Panel:
-    """Emotion bars, then the conversation with cause words highlighted and cause turns marked, then the reply."""
+def render_analysis(
+    turns: Sequence[Turn], analysis: Analysis, reply: str | None = None, notes: Sequence[Text] = ()
+) -> Panel:
+    """Emotion bars, then the conversation with cause words highlighted and cause turns marked, then the reply
+    and any `notes` under it."""
     lines: list[Text] = []
     for label, probability in analysis.emotions:
         bar = "█" * max(1, round(probability * 30))
@@ -88,8 +93,23 @@ def render_analysis(turns: Sequence[Turn], analysis: Analysis, reply: str | None
         lines += [Text(""), Text.assemble((f"{'cause':>10} ", "bold yellow"), analysis.cause_sentence)]
     if reply is not None:
         lines += [Text(""), Text.assemble((f"{'reply':>10} ", "bold magenta"), reply)]
+    lines += notes
     words = ", ".join(f"{w.text} ({w.score:.2f})" for w in analysis.cause_words)
     subtitle = f"cause words: {words}" if words else None
     return Panel(
         Group(*lines), title=f"analysis of turn {analysis.target_turn}", subtitle=subtitle, title_align="left"
     )
+
+
+def response_notes(response: Response) -> list[Text]:
+    """The strategy of the reply, then the commonsense inferences about the cause, one line per relation."""
+    notes = [Text.assemble((f"{'strategy':>10} ", "bold magenta"), (response.strategy, "italic"))]
+    for relation, inferences in response.knowledge.items():
+        if inferences:
+            label = f"{GROUP_OF.get(relation, '')}/{relation}"
+            notes.append(Text.assemble((f"{label:>22} ", "dim"), "; ".join(inferences)))
+    return notes
+
+
+def render_response(turns: Sequence[Turn], response: Response) -> Panel:
+    return render_analysis(turns, response.analysis, response.reply, response_notes(response))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,13 +17,15 @@ from emocause.cli.analyze import (
     Dtype,
     EmotionModelOpt,
     Engine,
+    KnowledgeOpt,
+    MechanismsOpt,
     MessageArg,
     optional_model,
     read_turns,
 )
-from emocause.cli.render import render_analysis
+from emocause.cli.render import render_response
 from emocause.pipeline.analyze import DEFAULT_MODELS
-from emocause.pipeline.respond import DEFAULT_RESPONDER, EmpathyPipeline
+from emocause.pipeline.respond import DEFAULT_MECHANISMS, DEFAULT_RESPONDER, EmpathyPipeline
 
 
 @app.command("respond")
@@ -39,6 +41,11 @@ def respond(
     cause_turns_model: CauseTurnsOpt = DEFAULT_MODELS["cause_turns"],
     dtype: Dtype = "float32",
     engine: Engine = "auto",
+    mechanisms_model: MechanismsOpt = DEFAULT_MECHANISMS,
+    knowledge: KnowledgeOpt = "none",
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
+    ] = None,
 ) -> None:
     """Answer the last speaker turn: top emotions, cause words highlighted, cause turns marked, and the reply."""
     turns = read_turns(text, dialogue)
@@ -50,18 +57,16 @@ def respond(
         cause_turns=optional_model(cause_turns_model),
         dtype=dtype,
         engine=engine,
+        mechanisms=optional_model(mechanisms_model),
+        knowledge=optional_model(knowledge),
+        data_root=data_root,
     )
     response = pipeline(turns)
     if as_json:
-        payload = {"turns": [{"role": t.role, "text": t.text} for t in turns], **asdict(response.analysis)}
-        payload.pop("word_causes")
-        safety = {"crisis": response.crisis, "blocked": response.blocked}
-        typer.echo(
-            json.dumps({**payload, "reply": response.reply, **safety, "seconds": response.seconds}, indent=2)
-        )
+        typer.echo(json.dumps(response.payload(turns), indent=2))
     else:
         console = Console()
-        console.print(render_analysis(turns, response.analysis, response.reply))
+        console.print(render_response(turns, response))
         if response.crisis or response.blocked:
             why = (
                 f"crisis: {', '.join(response.crisis)}"

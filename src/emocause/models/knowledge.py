@@ -14,6 +14,7 @@ COMET's weights are not part of the offline toolkit, so three interchangeable so
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from emocause.data.io import KeyedCache
 from emocause.errors import ConfigError, ModelError
 from emocause.models.resolver import DEFAULT_ENCODER, load_sentence_encoder
 from emocause.resources.commonsense import IF_THEN, INFERENCES_PER_RELATION, NO_INFERENCE, RELATIONS
+from emocause.settings import cache_dir
 
 Inferences = dict[str, list[str]]
 """Relation -> up to five inferred phrases."""
@@ -68,25 +70,25 @@ def _distinct(phrases: Iterable[str], limit: int) -> list[str]:
 
 
 @dataclass
-class _Entry:
+class KnowledgeEntry:
     head: str
     relation: str
     inferences: list[str]
 
 
-def knowledge_entries(data_root: str | Path | None = None) -> list[_Entry]:
+def knowledge_entries(data_root: str | Path | None = None) -> list[KnowledgeEntry]:
     """What retrieval searches: ATOMIC-2020 sample rows (gold tails, then COMET-BART generations) and RECCON
     valid/test turns with their COMET generations, for IMAGINE's relations."""
     entries = []
     for record in load("atomic2020", "test", data_root).knowledge:
         if record.relation in IF_THEN:
-            entries.append(_Entry(record.head, record.relation, record.tails + record.generations))
+            entries.append(KnowledgeEntry(record.head, record.relation, record.tails + record.generations))
     for split in ("valid", "test"):
         for dialogue in load("reccon_comet", split, data_root).dialogues:
             for turn in dialogue.turns:
                 for relation, generations in turn.meta.get("comet", {}).items():
                     if relation in IF_THEN:
-                        entries.append(_Entry(turn.text, relation, list(generations)))
+                        entries.append(KnowledgeEntry(turn.text, relation, list(generations)))
     return entries
 
 
@@ -95,34 +97,65 @@ class RetrievalKnowledge:
 
     def __init__(
         self,
-        entries: Sequence[_Entry] | None = None,
+        entries: Sequence[KnowledgeEntry] | None = None,
         encoder: str = DEFAULT_ENCODER,
         neighbours: int = 8,
         data_root: str | Path | None = None,
+        min_similarity: float = 0.0,
+        vectors_cache: Path | None = None,
     ):
+        """`min_similarity`: heads less similar to the query (cosine) are never used, so a relation that only
+        distant heads have (ATOMIC's sample holds one `Desires` head) is left empty rather than filled with
+        another event's inferences. `vectors_cache`: a folder keeping the heads' embeddings (about 45 s of
+        CPU for the 4,313 heads), keyed by encoder and heads."""
         self.entries = list(entries) if entries is not None else knowledge_entries(data_root)
         if not self.entries:
             raise ModelError("retrieval knowledge needs at least one (head, relation, inferences) entry")
         self.encoder_name = encoder
         self.neighbours = neighbours
+        self.min_similarity = min_similarity
+        self.vectors_cache = vectors_cache
         self._encoder: Any = None
         heads = sorted({e.head for e in self.entries})
         self._head_index = {h: i for i, h in enumerate(heads)}
         self._heads = heads
         self._head_vectors: np.ndarray | None = None
-        self._by_relation: dict[str, list[_Entry]] = {}
+        self._by_relation: dict[str, list[KnowledgeEntry]] = {}
         for entry in self.entries:
             self._by_relation.setdefault(entry.relation, []).append(entry)
 
     @property
     def name(self) -> str:
-        return f"retrieval:{self.encoder_name}:{len(self.entries)}:{self.neighbours}"
+        floor = f":min{self.min_similarity:g}" if self.min_similarity > 0 else ""
+        return f"retrieval:{self.encoder_name}:{len(self.entries)}:{self.neighbours}{floor}"
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._encoder is None:
             self._encoder = load_sentence_encoder(self.encoder_name)
         vectors = self._encoder.encode(list(texts), batch_size=64, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
+
+    def head_vectors(self) -> np.ndarray:
+        if self._head_vectors is not None:
+            return self._head_vectors
+        path = None
+        if self.vectors_cache is not None:
+            key = hashlib.sha256("\n".join([self.encoder_name, *self._heads]).encode()).hexdigest()[:20]
+            path = self.vectors_cache / f"heads-{key}.npy"
+            try:
+                vectors = np.load(path, allow_pickle=False)
+                if vectors.shape[0] == len(self._heads):
+                    self._head_vectors = vectors
+                    return vectors
+            except (OSError, ValueError):
+                pass  # absent or unreadable: embedded again below and rewritten
+        self._head_vectors = self._embed(self._heads)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = path.with_suffix(".partial.npy")
+            np.save(staging, self._head_vectors, allow_pickle=False)
+            staging.replace(path)
+        return self._head_vectors
 
     def infer(
         self, texts: Sequence[str], relations: Sequence[str] = RELATIONS, exclude: Sequence[str] = ()
@@ -131,10 +164,8 @@ class RetrievalKnowledge:
         check_relations(relations)
         if not texts:
             return []
-        if self._head_vectors is None:
-            # Embedded on the first query, not at construction: a fully cached precompute never needs them.
-            self._head_vectors = self._embed(self._heads)
-        similarity = self._embed(texts) @ self._head_vectors.T  # queries x heads
+        # Embedded on the first query, not at construction: a fully cached precompute never needs them.
+        similarity = self._embed(texts) @ self.head_vectors().T  # queries x heads
         excluded = {self._head_index[h] for h in exclude if h in self._head_index}
         results: list[Inferences] = [{} for _ in texts]
         for relation in relations:
@@ -147,6 +178,7 @@ class RetrievalKnowledge:
             scores = similarity[:, columns]
             if excluded:
                 scores = np.where(np.isin(columns, list(excluded)), -np.inf, scores)
+            scores = np.where(scores < self.min_similarity, -np.inf, scores)
             order = np.argsort(-scores, axis=1)[:, : self.neighbours]
             for row, result in enumerate(results):
                 nearest = [entries[j] for j in order[row] if np.isfinite(scores[row, j])]
@@ -296,3 +328,25 @@ class CachedKnowledge:
 
     def close(self) -> None:
         self.cache.close()
+
+
+KNOWLEDGE_SOURCES = "retrieval, generation (the offline chat LM) or comet:PATH_OR_HUB_ID"
+
+
+def knowledge_source(
+    spec: str, data_root: str | Path | None = None, min_similarity: float = 0.0
+) -> KnowledgeSource:
+    """A source by name: `retrieval` (over the data root's ATOMIC-2020 and RECCON-COMET files, heads at least
+    `min_similarity` close), `generation` or `comet:PATH_OR_HUB_ID`."""
+    if spec == "retrieval":
+        return RetrievalKnowledge(
+            data_root=data_root, min_similarity=min_similarity, vectors_cache=cache_dir() / "knowledge"
+        )
+    if spec == "generation":
+        from emocause.models.chat import LocalChatBackend
+        from emocause.models.resolver import DEFAULT_LM
+
+        return GenerationKnowledge(LocalChatBackend(DEFAULT_LM))
+    if spec.startswith("comet:") and spec[len("comet:") :]:
+        return CometKnowledge(spec[len("comet:") :])
+    raise ConfigError(f"knowledge source {spec!r}: expected {KNOWLEDGE_SOURCES}")

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from emocause.data.schema import Turn
 from emocause.errors import EmocauseError
 from emocause.pipeline.dialogue_input import parse_dialogue
-from emocause.pipeline.respond import EmpathyPipeline, Response
+from emocause.pipeline.respond import EmpathyPipeline
 
 Kind = Literal["respond", "analyze"]
 
@@ -126,30 +126,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def response_payload(turns: Sequence[Turn], response: Response) -> dict[str, Any]:
-    analysis = asdict(response.analysis)
-    analysis.pop("word_causes")
-    return {
-        "turns": [{"role": t.role, "text": t.text} for t in turns],
-        **analysis,
-        "reply": response.reply,
-        "crisis": response.crisis,
-        "blocked": response.blocked,
-        "strategy": _strategy(response),
-        "seconds": response.seconds,
-    }
-
-
-def _strategy(response: Response) -> str:
-    if response.crisis:
-        return "crisis support: a fixed supportive reply with a pointer to professional help"
-    if response.blocked:
-        return "safe fallback: the generated reply failed the output screen"
-    if response.analysis.cause_sentence:
-        return f"cause-aware reply (CAER), addressing: {response.analysis.cause_sentence}"
-    return "emotion-aware reply (no cause found)"
-
-
 def create_app(pipeline: EmpathyPipeline, config: ServiceConfig | None = None) -> FastAPI:
     config = config or ServiceConfig()
     registry = CollectorRegistry()
@@ -223,7 +199,7 @@ def create_app(pipeline: EmpathyPipeline, config: ServiceConfig | None = None) -
     @app.post("/v1/respond", summary="Emotions, causes and an empathetic reply to the last speaker turn")
     async def respond(body: DialogueRequest) -> dict[str, Any]:
         turns = parse_dialogue(body.dialogue, "dialogue")
-        return response_payload(turns, await run("respond", turns))
+        return (await run("respond", turns)).payload(turns)
 
     @app.post("/v1/analyze", summary="Emotions and causes of the last speaker turn, no reply")
     async def analyze(body: DialogueRequest) -> dict[str, Any]:
@@ -255,7 +231,7 @@ def create_app(pipeline: EmpathyPipeline, config: ServiceConfig | None = None) -
             "model": body.model or config.model_name,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": response.reply},
                          "finish_reason": "stop"}],
-            "emocause": response_payload(turns, response),
+            "emocause": response.payload(turns),
         }  # fmt: skip
 
     @app.get("/healthz", summary="Liveness and the loaded models")

@@ -23,16 +23,10 @@ from rich.progress import track
 
 from emocause.data import load
 from emocause.data.io import KeyedCache
-from emocause.errors import ConfigError, ModelError
+from emocause.errors import ModelError
 from emocause.models.cee import CauseUtteranceModel
 from emocause.models.imagine import ImagineFeatures
-from emocause.models.knowledge import (
-    CachedKnowledge,
-    CometKnowledge,
-    GenerationKnowledge,
-    KnowledgeSource,
-    RetrievalKnowledge,
-)
+from emocause.models.knowledge import CachedKnowledge, knowledge_source
 from emocause.models.mechanisms import MechanismClassifier
 from emocause.models.registry import load_model
 from emocause.models.scratch import Example
@@ -71,20 +65,6 @@ def _fill(
         cache.put_many({keys[i]: value for i, value in zip(part, compute(part), strict=True)})
 
 
-def knowledge_source(spec: str) -> KnowledgeSource:
-    """`retrieval`, `generation` (the offline chat LM) or `comet:PATH_OR_HUB_ID`."""
-    if spec == "retrieval":
-        return RetrievalKnowledge()
-    if spec == "generation":
-        from emocause.models.chat import LocalChatBackend
-        from emocause.models.resolver import DEFAULT_LM
-
-        return GenerationKnowledge(LocalChatBackend(DEFAULT_LM))
-    if spec.startswith("comet:") and spec[len("comet:") :]:
-        return CometKnowledge(spec[len("comet:") :])
-    raise ConfigError(f"knowledge source {spec!r}: expected retrieval, generation or comet:PATH_OR_HUB_ID")
-
-
 def load_typed(name: str, kind: type, what: str) -> Any:
     model = load_model(name)
     if not isinstance(model, kind):
@@ -118,7 +98,7 @@ def attach_features(
         for x, key in zip(examples, keys, strict=True):
             x.cause_turns = list(causes.get(key))
         causes.close()
-    source = knowledge_source(features.knowledge)
+    source = knowledge_source(features.knowledge, data_root)
     cached = CachedKnowledge(
         source, cache_dir(features.cache or None) / "imagine" / f"knowledge-{_slug(source.name)}.jsonl"
     )
