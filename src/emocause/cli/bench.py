@@ -227,7 +227,8 @@ def _product_pipeline(
     )
     pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
     how = "llama.cpp, GGUF weights" if pipeline.engine == "llama.cpp" else f"transformers, {dtype}"
-    return pipeline, f"emotion-ed + ece + {cause_turns} + {responder} ({how})"
+    described = " + mechanisms" if pipeline.mechanisms is not None else ""
+    return pipeline, f"emotion-ed + ece + {cause_turns} + {responder}{described} ({how})"
 
 
 @bench_app.command("latency")
