@@ -18,7 +18,13 @@ from emocause.errors import ModelError
 from emocause.models.caer import CAER_INSTRUCTION, PromptConfig, PromptParts, prompt_text, system_text
 from emocause.models.ecg import ATTENTION_NAME, biased_attention, cause_bias, token_cause_probabilities
 from emocause.models.lm import LMConfig
-from emocause.models.responder import Responder, ResponderConfig, ResponseInput, cause_sentence
+from emocause.models.responder import (
+    Responder,
+    ResponderConfig,
+    ResponseInput,
+    cause_sentence,
+    whole_sentences_of,
+)
 from emocause.models.words import WordInput
 from emocause.training.generation import ResponderTask, ResponseExample, response_examples
 from emocause.training.loop import TrainConfig, fit
@@ -199,6 +205,9 @@ def test_train_save_load_generate(tiny_models: dict[str, Path], tmp_path: Path, 
     replies = loaded.respond([x, ResponseInput(CONTEXT[:1], word_causes=_causes_for(CONTEXT[:1], "died"))], 2)
     assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
     assert loaded.respond([x], 1) == replies[:1], "left padding must not change a row's greedy reply"
+    loaded.config.decoding.max_new_tokens = 12
+    (capped,) = loaded.respond([x], 1)
+    assert loaded.respond([x], 1, whole_sentences=True) == [whole_sentences_of(capped)]
 
     before_merge = loaded.response_nll([x], [examples[0].response])[0][0]
     loaded.lm.merge_adapters()
@@ -212,6 +221,18 @@ def test_train_save_load_generate(tiny_models: dict[str, Path], tmp_path: Path, 
     assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
     assert half.response_nll([x], [examples[0].response])[0][0] == pytest.approx(before_merge, rel=0.05)
     assert isinstance(half.respond([x], 1)[0], str)
+
+
+def test_a_capped_reply_ends_at_its_last_whole_sentence() -> None:
+    assert whole_sentences_of("I am sorry. Can you tell me more? Was it something that") == (
+        "I am sorry. Can you tell me more?"
+    )
+    assert whole_sentences_of('He said "stop." Then he') == 'He said "stop."'
+    assert (
+        whole_sentences_of("That is hard, e.g. when you") == "That is hard, e.g. when you"
+    )  # no sentence end
+    assert whole_sentences_of("I see. i think") == "I see. i think"  # a lower-case start is no new sentence
+    assert whole_sentences_of("Wow!") == "Wow!"
 
 
 # --- benchmark, A/B sheet and the respond command ----------------------------------------------------------
@@ -270,7 +291,9 @@ def test_pipeline_safety_wraps_generation(tiny_models: dict[str, Path], tmp_path
     pipeline = EmpathyPipeline.from_pretrained("default", responder=folder, cause_turns=None)
     generated: list[int] = []
 
-    def fake_respond(inputs: list[ResponseInput], batch_size: int = 8) -> list[str]:
+    def fake_respond(
+        inputs: list[ResponseInput], batch_size: int = 8, whole_sentences: bool = False
+    ) -> list[str]:
         generated.append(len(inputs))
         return ["As a licensed therapist, I can tell you it is grief.", "I'm here with you. What happened?"][
             : len(inputs)

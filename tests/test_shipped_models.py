@@ -66,5 +66,6 @@ def test_default_pipeline_answers_with_emotion_cause_and_a_reply() -> None:
         payload = response.payload(dialogues[0])
         assert payload["mechanisms"] == response.mechanisms and payload["strategy"] == response.strategy
     assert first.reply != second.reply
+    assert all(r.reply.rstrip("\"')").endswith((".", "!", "?")) for r in (first, second)), "whole sentences"
     assert first.knowledge["xReact"] == ["sad", "heartbroken"]
     assert second.knowledge["xReact"] == ["happy", "proud"] and second.knowledge["Causes"] == []

@@ -7,6 +7,7 @@ the base LM is fetched by name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,16 @@ class ResponderConfig:
 class ResponseInput(PromptParts):
     word_causes: list[list[float]] | None = None
     """Per context turn, per whitespace-separated word of its text: the probability that it is a cause."""
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*(?=\s+[A-Z\"'(]|\s*$)")
+"""A sentence end: punctuation (and closing quotes), then a capitalised start or the end ("e.g. this" is not)."""
+
+
+def whole_sentences_of(text: str) -> str:
+    """`text` up to its last sentence end; unchanged when it has none (then a cut sentence beats no reply)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]] if ends else text
 
 
 def word_causes(words: WordInput, scores: Sequence[float], n_turns: int) -> list[list[float]]:
@@ -192,11 +203,19 @@ class Responder(TrainedModel):
         return result
 
     @torch.no_grad()
-    def respond(self, inputs: Sequence[ResponseInput], batch_size: int = 8) -> list[str]:
+    def respond(
+        self, inputs: Sequence[ResponseInput], batch_size: int = 8, whole_sentences: bool = False
+    ) -> list[str]:
+        """Greedy or sampled replies. `whole_sentences`: a reply cut off by the token cap ends at its last
+        complete sentence instead (a person reads "Was it something specific that" as broken); benchmarks keep
+        the raw generation."""
         replies: list[str] = []
+        cap = self.config.decoding.max_new_tokens
         for start in range(0, len(inputs), batch_size):
             batch, causes = self.batch(inputs[start : start + batch_size])
             with cause_bias(causes):
                 new = self.lm.generate(batch, self.config.decoding)
-            replies += [str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip() for ids in new]
+            for ids in new:
+                reply = str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
+                replies.append(whole_sentences_of(reply) if whole_sentences and len(ids) >= cap else reply)
         return replies

@@ -165,7 +165,11 @@ class EmpathyPipeline:
                 to_generate.append((turns, response))
         start = time.perf_counter()
         inputs = [self.response_input(turns, response.analysis) for turns, response in to_generate]
-        replies = self.responder.respond(inputs, batch_size=max(len(inputs), 1)) if inputs else []
+        replies = (
+            self.responder.respond(inputs, batch_size=max(len(inputs), 1), whole_sentences=True)
+            if inputs
+            else []
+        )
         per_reply = (time.perf_counter() - start) / max(len(inputs), 1)
         for (_, response), reply in zip(to_generate, replies, strict=True):
             response.seconds["reply"] = per_reply
