@@ -18,7 +18,7 @@ from emocause.data.schema import CauseSpan, Dialogue, Turn
 from emocause.errors import EmocauseError, ModelError
 from emocause.models.cee import CauseUtteranceModel, CEEConfig
 from emocause.models.ece import ECEConfig, ECEModel, is_content_word
-from emocause.models.emotion import EmotionClassifier, EmotionConfig, context_turns
+from emocause.models.emotion import EmotionClassifier, EmotionConfig, context_turns, emotion_input
 from emocause.models.empathy_cause import EmpathyCauseConfig, EmpathyCauseModel, focal_loss
 from emocause.models.encoder import WEIGHTS, EncoderConfig
 from emocause.models.registry import load_model
@@ -95,6 +95,18 @@ def test_emotion_classifier_top_k_and_save_load(tiny_encoder: str, tmp_path: Pat
         EmotionClassifier.load(tmp_path / "m")
     with pytest.raises(ModelError, match="no trained model"):
         load_model(tmp_path / "nothing-here")
+
+
+def test_emotion_input_reads_the_context_or_the_situation() -> None:
+    dialogue = _reccon_dialogue()
+    dialogue.turns.append(Turn("listener", "I'm sorry."))
+    assert emotion_input(dialogue) == dialogue.turns[:3]
+    with pytest.raises(ModelError, match="no situation"):
+        emotion_input(dialogue, "situation")
+    dialogue.situation = "I was let go from work."
+    assert emotion_input(dialogue, "situation") == [Turn("speaker", "I was let go from work.")]
+    with pytest.raises(ModelError, match="unknown emotion input"):
+        emotion_input(dialogue, "summary")
 
 
 def test_word_inputs_and_cause_word_labels(tiny_encoder: str) -> None:

@@ -17,7 +17,7 @@ from emocause.errors import ModelError
 from emocause.evaluation import Predictions, evaluate_predictions
 from emocause.models.cee import CauseUtteranceModel
 from emocause.models.ece import ECEModel
-from emocause.models.emotion import EmotionClassifier, context_turns
+from emocause.models.emotion import EmotionClassifier, emotion_input
 from emocause.models.empathy_cause import EmpathyCauseModel
 from emocause.models.mechanisms import MECHANISMS, SHORT_NAMES, MechanismClassifier
 from emocause.models.registry import load_model
@@ -82,11 +82,13 @@ def bench_model(
         rows.extend(_speed(run, inputs, report_task, dataset, split, label))
 
     if isinstance(model, EmotionClassifier):
-        contexts = [context_turns(d) for d in dialogues if d.emotion]
+        reads = model.config.reads
+        contexts = [emotion_input(d, reads) for d in dialogues if d.emotion]
         ids = [d.id for d in dialogues if d.emotion]
         top = model.top_k(contexts, k=5)
+        read = "the turns before the last listener turn" if reads == "context" else "the situation sentence"
         score("emotion_recognition", "emotion", [{"id": i, "emotions": [e for e, _ in ranked]} for i, ranked in zip(ids, top, strict=True)],
-              notes="one prediction per dialogue, from the turns before the last listener turn")  # fmt: skip
+              notes=f"one prediction per dialogue, from {read}")  # fmt: skip
         speed(lambda xs, b: model.probabilities(xs, b), contexts, "emotion_recognition")
     elif isinstance(model, ECEModel):
         examples = cause_word_examples(dialogues)

@@ -2,7 +2,8 @@
 
 The input is the context the listener answers: every turn before the last listener turn, each prefixed
 with its role, joined by the encoder's separator. When it is too long the oldest turns are cut first, so
-the latest words of a long chat always count. The output is a probability for every emotion, so callers
+the latest words of a long chat always count. A model can instead be trained to read ED's one-sentence
+situation (`reads: situation`), the input of EmoCause and so of the ECE paper's emotion accuracy. The output is a probability for every emotion, so callers
 see co-occurring emotions (top-k), not only the argmax.
 """
 
@@ -25,6 +26,8 @@ class EmotionConfig:
     taxonomy: str
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     dropout: float = 0.1
+    reads: str = "context"
+    """What a dataset's dialogue gives the model: `context` (the turns) or `situation` (its situation text)."""
 
 
 def context_turns(dialogue: Dialogue) -> list[Turn]:
@@ -33,6 +36,20 @@ def context_turns(dialogue: Dialogue) -> list[Turn]:
     if len(turns) > 1 and turns[-1].role == "listener":
         return turns[:-1]
     return turns
+
+
+EMOTION_INPUTS = ("context", "situation")
+
+
+def emotion_input(dialogue: Dialogue, reads: str = "context") -> list[Turn]:
+    """The turns the classifier reads for a dataset dialogue: its context, or its situation as one speaker turn."""
+    if reads == "context":
+        return context_turns(dialogue)
+    if reads == "situation":
+        if not dialogue.situation:
+            raise ModelError(f"dialogue {dialogue.id} has no situation to read (reads: situation)")
+        return [Turn("speaker", dialogue.situation)]
+    raise ModelError(f"unknown emotion input {reads!r}; known: {', '.join(EMOTION_INPUTS)}")
 
 
 def format_context(turns: Sequence[Turn], separator: str) -> str:

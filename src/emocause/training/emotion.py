@@ -12,7 +12,7 @@ from emocause.data import load
 from emocause.data.schema import Dialogue, Turn
 from emocause.errors import ConfigError
 from emocause.metrics import emotion_classification
-from emocause.models.emotion import EmotionClassifier, EmotionConfig, context_turns
+from emocause.models.emotion import EMOTION_INPUTS, EmotionClassifier, EmotionConfig, emotion_input
 from emocause.models.encoder import EncoderConfig
 from emocause.resources.taxonomies import TAXONOMIES
 from emocause.training.loop import FitResult, TrainConfig, fit
@@ -28,14 +28,18 @@ class EmotionRecipe:
     valid_split: str = "valid"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     dropout: float = 0.1
+    reads: str = "context"
+    """`context` (the dialogue's turns) or `situation` (ED's situation sentence, as EmoCause)."""
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(epochs=3, batch_size=32, learning_rate=5e-4)
     )
 
 
-def emotion_examples(dialogues: Sequence[Dialogue], labels: Sequence[str]) -> list[Example]:
+def emotion_examples(
+    dialogues: Sequence[Dialogue], labels: Sequence[str], reads: str = "context"
+) -> list[Example]:
     index = {label: i for i, label in enumerate(labels)}
-    return [(context_turns(d), index[d.emotion]) for d in dialogues if d.emotion in index]
+    return [(emotion_input(d, reads), index[d.emotion]) for d in dialogues if d.emotion in index]
 
 
 class EmotionTask:
@@ -73,8 +77,14 @@ def train_emotion(
     torch.manual_seed(recipe.train.seed)  # heads are initialised before the loop seeds anything
     if recipe.taxonomy not in TAXONOMIES:
         raise ConfigError(f"unknown taxonomy {recipe.taxonomy!r}; known: {sorted(TAXONOMIES)}")
+    if recipe.reads not in EMOTION_INPUTS:
+        raise ConfigError(f"reads: {recipe.reads!r}; expected one of {', '.join(EMOTION_INPUTS)}")
     labels = list(TAXONOMIES[recipe.taxonomy].labels)
-    model = EmotionClassifier(EmotionConfig(labels, recipe.taxonomy, recipe.encoder, recipe.dropout))
-    train = emotion_examples(load(recipe.dataset, recipe.train_split, data_root).dialogues, labels)
-    valid = emotion_examples(load(recipe.dataset, recipe.valid_split, data_root).dialogues, labels)
+    config = EmotionConfig(labels, recipe.taxonomy, recipe.encoder, recipe.dropout, recipe.reads)
+    model = EmotionClassifier(config)
+    splits = (recipe.train_split, recipe.valid_split)
+    train, valid = (
+        emotion_examples(load(recipe.dataset, split, data_root).dialogues, labels, recipe.reads)
+        for split in splits
+    )
     return fit(EmotionTask(model), train, valid, recipe.train, run_dir, resume=resume)
