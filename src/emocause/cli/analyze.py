@@ -14,8 +14,10 @@ from emocause.cli import app
 from emocause.cli.render import render_analysis
 from emocause.data.schema import Turn
 from emocause.errors import EmocauseError
+from emocause.models.knowledge import KNOWLEDGE_SOURCES
 from emocause.pipeline.analyze import DEFAULT_MODELS, Analyzer
 from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
+from emocause.pipeline.respond import DEFAULT_MECHANISMS, EmpathyPipeline
 
 Dtype = Annotated[
     str,
@@ -57,14 +59,46 @@ KnowledgeOpt = Annotated[
     str,
     typer.Option(
         "--knowledge",
-        help="Commonsense knowledge about the cause: none, retrieval (reads ATOMIC-2020 and RECCON-COMET from "
-        "the data root), generation (the offline chat LM) or comet:PATH_OR_HUB_ID.",
+        help=f"Commonsense knowledge about the cause: none, {KNOWLEDGE_SOURCES} (retrieval reads ATOMIC-2020 "
+        "and RECCON-COMET from the data root).",
     ),
 ]
+DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding the datasets.")]
 
 
 def optional_model(name: str) -> str | None:
     return None if name.lower() == "none" else name
+
+
+def product_pipeline(
+    responder: str,
+    cause_turns: str = DEFAULT_MODELS["cause_turns"],
+    dtype: str = "float32",
+    engine: str = "auto",
+    mechanisms: str = DEFAULT_MECHANISMS,
+    knowledge: str = "none",
+    data_root: Path | None = None,
+    *,
+    emotion: str = DEFAULT_MODELS["emotion"],
+    cause_words: str = DEFAULT_MODELS["cause_words"],
+) -> EmpathyPipeline:
+    """The pipeline that respond, chat, serve and the product benchmarks run, from their options ('none' leaves
+    a part out)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    return EmpathyPipeline.from_pretrained(
+        "default",
+        responder=responder,
+        emotion=optional_model(emotion),
+        cause_words=optional_model(cause_words),
+        cause_turns=optional_model(cause_turns),
+        dtype=dtype,
+        engine=engine,
+        mechanisms=optional_model(mechanisms),
+        knowledge=optional_model(knowledge),
+        data_root=data_root,
+    )
 
 
 def read_turns(text: str | None, dialogue: Path | None) -> list[Turn]:

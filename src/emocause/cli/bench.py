@@ -10,7 +10,7 @@ from rich.console import Console
 
 from emocause.bench.results import ResultRow, read_anchors, read_results, render_report, write_results
 from emocause.cli import app
-from emocause.cli.analyze import Dtype, Engine
+from emocause.cli.analyze import DataRoot, Dtype, Engine, product_pipeline
 
 bench_app = typer.Typer(
     help="Run benchmarks (rows into benchmarks/results/) and render benchmarks/RESULTS.md.",
@@ -18,7 +18,6 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding the datasets.")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score on.")]
 ResultsOpt = Annotated[str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")]
 SplitOpt = Annotated[str, typer.Option("--split", "-s")]
@@ -219,12 +218,7 @@ def _product_pipeline(
     responder: str, cause_turns: str, dtype: str, engine: str, max_new_tokens: int
 ) -> tuple[Any, str]:
     """The default pipeline as the product runs it, and a label naming its parts."""
-    from emocause.cli.analyze import optional_model
-    from emocause.pipeline.respond import EmpathyPipeline
-
-    pipeline = EmpathyPipeline.from_pretrained(
-        "default", responder=responder, cause_turns=optional_model(cause_turns), dtype=dtype, engine=engine
-    )
+    pipeline = product_pipeline(responder, cause_turns=cause_turns, dtype=dtype, engine=engine)
     pipeline.responder.config.decoding.max_new_tokens = max_new_tokens
     how = "llama.cpp, GGUF weights" if pipeline.engine == "llama.cpp" else f"transformers, {dtype}"
     described = " + mechanisms" if pipeline.mechanisms is not None else ""

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from emocause.cli import app
+from emocause.cli.analyze import DataRoot
 from emocause.config import load_config
 from emocause.errors import ConfigError
 from emocause.training.recipes import parse_overrides
@@ -23,8 +24,6 @@ ecdd_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(ecdd_app, name="ecdd")
-
-DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding the datasets.")]
 
 
 @ecdd_app.command("run")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +12,7 @@ from emocause.cli import app
 from emocause.cli.analyze import (
     CauseTurnsOpt,
     CauseWordsOpt,
+    DataRoot,
     DialogueOpt,
     Dtype,
     EmotionModelOpt,
@@ -20,12 +20,12 @@ from emocause.cli.analyze import (
     KnowledgeOpt,
     MechanismsOpt,
     MessageArg,
-    optional_model,
+    product_pipeline,
     read_turns,
 )
 from emocause.cli.render import render_response
 from emocause.pipeline.analyze import DEFAULT_MODELS
-from emocause.pipeline.respond import DEFAULT_MECHANISMS, DEFAULT_RESPONDER, EmpathyPipeline
+from emocause.pipeline.respond import DEFAULT_MECHANISMS, DEFAULT_RESPONDER
 
 
 @app.command("respond")
@@ -43,24 +43,14 @@ def respond(
     engine: Engine = "auto",
     mechanisms_model: MechanismsOpt = DEFAULT_MECHANISMS,
     knowledge: KnowledgeOpt = "none",
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="Folder holding the datasets.")
-    ] = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Answer the last speaker turn: top emotions, cause words highlighted, cause turns marked, and the reply."""
     turns = read_turns(text, dialogue)
-    pipeline = EmpathyPipeline.from_pretrained(
-        "default",
-        responder=responder,
-        emotion=optional_model(emotion_model),
-        cause_words=optional_model(cause_words_model),
-        cause_turns=optional_model(cause_turns_model),
-        dtype=dtype,
-        engine=engine,
-        mechanisms=optional_model(mechanisms_model),
-        knowledge=optional_model(knowledge),
-        data_root=data_root,
-    )
+    pipeline = product_pipeline(
+        responder, cause_turns_model, dtype, engine, mechanisms_model, knowledge, data_root,
+        emotion=emotion_model, cause_words=cause_words_model,
+    )  # fmt: skip
     response = pipeline(turns)
     if as_json:
         typer.echo(json.dumps(response.payload(turns), indent=2))

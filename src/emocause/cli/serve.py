@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from emocause.cli import app
-from emocause.cli.analyze import Dtype, Engine, KnowledgeOpt, MechanismsOpt, optional_model
+from emocause.cli.analyze import DataRoot, Dtype, Engine, KnowledgeOpt, MechanismsOpt, product_pipeline
 from emocause.cli.render import render_analysis, response_notes
 from emocause.data.schema import Turn
 from emocause.errors import EmocauseError
 from emocause.pipeline.analyze import DEFAULT_MODELS
 from emocause.pipeline.dialogue_input import MAX_CHARACTERS, MAX_TURNS
-from emocause.pipeline.respond import DEFAULT_MECHANISMS, DEFAULT_RESPONDER, EmpathyPipeline
+from emocause.pipeline.respond import DEFAULT_MECHANISMS, DEFAULT_RESPONDER
 
 Responder = Annotated[str, typer.Option("--responder", help="Responder: shipped name or run folder.")]
 CauseTurns = Annotated[
     str, typer.Option("--cause-turns-model", help="Utterance-cause model; 'none' to skip (faster).")
 ]
-DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding the datasets.")]
-
-
-def _pipeline(
-    responder: str,
-    cause_turns: str,
-    dtype: str,
-    engine: str,
-    mechanisms: str,
-    knowledge: str,
-    data_root: Path | None,
-) -> EmpathyPipeline:
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    return EmpathyPipeline.from_pretrained(
-        "default",
-        responder=responder,
-        cause_turns=optional_model(cause_turns),
-        dtype=dtype,
-        engine=engine,
-        mechanisms=optional_model(mechanisms),
-        knowledge=optional_model(knowledge),
-        data_root=data_root,
-    )
 
 
 @app.command("serve")
@@ -88,7 +62,9 @@ def serve(
     config = ServiceConfig(max_batch=max_batch, batch_wait_ms=batch_wait_ms, request_timeout_s=timeout)
     uvicorn.run(
         create_app(
-            _pipeline(responder, cause_turns_model, dtype, engine, mechanisms_model, knowledge, data_root),
+            product_pipeline(
+                responder, cause_turns_model, dtype, engine, mechanisms_model, knowledge, data_root
+            ),
             config,
         ),
         host=host,
@@ -109,7 +85,9 @@ def chat(
     """Talk in the terminal; under each of your turns, its emotions and highlighted causes. Empty line or Ctrl-D ends."""
     console = Console()
     console.print("[dim]loading the models...[/]")
-    pipeline = _pipeline(responder, cause_turns_model, dtype, engine, mechanisms_model, knowledge, data_root)
+    pipeline = product_pipeline(
+        responder, cause_turns_model, dtype, engine, mechanisms_model, knowledge, data_root
+    )
     turns: list[Turn] = []
     console.print("[dim]Tell me what happened. An empty line or Ctrl-D ends the chat.[/]")
     while True:

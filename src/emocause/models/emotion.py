@@ -3,8 +3,8 @@
 The input is the context the listener answers: every turn before the last listener turn, each prefixed
 with its role, joined by the encoder's separator. When it is too long the oldest turns are cut first, so
 the latest words of a long chat always count. A model can instead be trained to read ED's one-sentence
-situation (`reads: situation`), the input of EmoCause and so of the ECE paper's emotion accuracy. The output is a probability for every emotion, so callers
-see co-occurring emotions (top-k), not only the argmax.
+situation (`reads: situation`), the input of EmoCause and so of the ECE paper's emotion accuracy. The output
+is a probability for every emotion, so callers see co-occurring emotions (top-k), not only the argmax.
 """
 
 from __future__ import annotations
