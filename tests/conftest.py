@@ -1,7 +1,13 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -48,3 +54,40 @@ def _tiny_folder(root: Path, architecture: str) -> Path:
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-lms")
     return {arch: _tiny_folder(root, arch) for arch in ("llama", "gpt2")}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(app: Any) -> Iterator[str]:
+    """`app` on a real uvicorn server on localhost, for the block's duration; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def tiny_responder(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A responder on a tiny random Llama: gibberish replies through every real code path."""
+    from emocause.models.caer import PromptConfig
+    from emocause.models.lm import LMConfig
+    from emocause.models.responder import Responder, ResponderConfig
+
+    lm = LMConfig(name=str(tiny_models["llama"]), lora_r=-1)
+    return Responder(ResponderConfig(lm=lm, prompt=PromptConfig())).save(tmp_path_factory.mktemp("tiny") / "r")

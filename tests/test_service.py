@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,31 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from conftest import free_port, running_server
 
-from emocause.models.caer import PromptConfig
 from emocause.models.knowledge import KnowledgeEntry, RetrievalKnowledge
-from emocause.models.lm import LMConfig
-from emocause.models.responder import Responder, ResponderConfig
 from emocause.pipeline.respond import EmpathyPipeline
 from emocause.pipeline.safety import CRISIS_REPLY
 from emocause.service.app import ServiceConfig, create_app
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def tiny_responder(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lm = LMConfig(name=str(tiny_models["llama"]), lora_r=-1)
-    return Responder(ResponderConfig(lm=lm, prompt=PromptConfig())).save(
-        tmp_path_factory.mktemp("tiny") / "r"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +40,8 @@ def pipeline(tiny_responder: Path) -> EmpathyPipeline:
 
 @pytest.fixture(scope="module")
 def server(pipeline: EmpathyPipeline) -> Iterator[str]:
-    config = ServiceConfig(max_body_bytes=4_000, max_batch=8, batch_wait_ms=50)
-    port = _free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(create_app(pipeline, config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with running_server(create_app(pipeline, ServiceConfig(max_body_bytes=4_000, max_batch=8, batch_wait_ms=50))) as url:
+        yield url
 
 
 def _call(url: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -135,16 +103,16 @@ def test_respond_analyze_and_chat_completions(server: str) -> None:
 )
 def test_bad_requests_get_a_clear_4xx(server: str, body: bytes, status: int, message: str) -> None:
     got, result = _call(f"{server}/v1/respond", raw=body)
-    assert got == status and message in result["error"], result
+    assert got == status and message in result["error"]["message"], result
 
 
 def test_bad_chat_messages_and_the_server_stays_up(server: str) -> None:
     status, result = _call(f"{server}/v1/chat/completions", {"messages": [{"role": "tool", "content": "x"}]})
-    assert status == 400 and "role" in result["error"]
+    assert status == 400 and "role" in result["error"]["message"]
     status, result = _call(
         f"{server}/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stream": True}
     )
-    assert status == 400 and "stream" in result["error"]
+    assert status == 400 and "stream" in result["error"]["message"]
     health = _call(f"{server}/healthz")[1]
     assert health["status"] == "ok" and health["engine"] == "transformers"  # the tiny responder has no GGUF
 
@@ -228,7 +196,7 @@ def test_latency_and_load_benchmarks_produce_rows(pipeline: EmpathyPipeline) -> 
     assert latency["total_p50_seconds"].n == 2 and latency["total_p50_seconds"].value > 0
     load = {
         r.metric: r
-        for r in load_test_rows(pipeline, messages, "tiny", clients=4, seconds=2, port=_free_port())
+        for r in load_test_rows(pipeline, messages, "tiny", clients=4, seconds=2, port=free_port())
     }
     assert load["errors"].value == 0 and load["throughput_requests_per_second"].value > 0
     assert load["latency_p99_seconds"].value >= load["latency_p50_seconds"].value > 0

@@ -33,6 +33,20 @@ def serve(
         float, typer.Option(min=0, help="How long a batch waits for more requests.")
     ] = 15.0,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds before a request gets 504.")] = 120.0,
+    max_queue: Annotated[
+        int, typer.Option(min=1, help="Requests waiting for the models; one more gets 503 with Retry-After.")
+    ] = 64,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EMOCAUSE_API_KEY",
+            help="Require `Authorization: Bearer KEY` on /v1/*; needed to listen beyond localhost.",
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Host header values accepted besides localhost and --host (repeatable; '*' for any)."),
+    ] = None,
     dtype: Dtype = "float32",
     engine: Engine = "auto",
     mechanisms_model: MechanismsOpt = DEFAULT_MECHANISMS,
@@ -50,7 +64,7 @@ def serve(
     """Serve /v1/respond, /v1/analyze, /v1/chat/completions, /healthz, /metrics and the chat page at /."""
     import uvicorn
 
-    from emocause.service.app import ServiceConfig, create_app
+    from emocause.service.app import LOCAL_HOSTS, ServiceConfig, create_app
 
     if lm is not None:
         from emocause.models.chat import LocalChatBackend
@@ -59,7 +73,19 @@ def serve(
         backend = LocalChatBackend(lm, max_batch=max_batch, batch_wait_ms=batch_wait_ms, dtype=dtype)
         uvicorn.run(create_lm_app(backend, request_timeout_s=timeout), host=host, port=port)
         return
-    config = ServiceConfig(max_batch=max_batch, batch_wait_ms=batch_wait_ms, request_timeout_s=timeout)
+    if host not in LOCAL_HOSTS and not api_key:
+        raise EmocauseError(
+            f"--host {host} serves beyond this machine: set --api-key (or EMOCAUSE_API_KEY) so that not anyone "
+            "who can reach it can use it"
+        )
+    config = ServiceConfig(
+        max_batch=max_batch,
+        batch_wait_ms=batch_wait_ms,
+        request_timeout_s=timeout,
+        max_queue=max_queue,
+        api_key=api_key,
+        allowed_hosts=[*LOCAL_HOSTS, host, *(allowed_host or [])],
+    )
     uvicorn.run(
         create_app(
             product_pipeline(
@@ -69,6 +95,7 @@ def serve(
         ),
         host=host,
         port=port,
+        timeout_graceful_shutdown=10,  # requests are bounded; a stop never waits on a stuck client
     )
 
 

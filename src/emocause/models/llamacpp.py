@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import math
 import os
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -277,9 +279,10 @@ class LlamaCppEngine:
         self, prompts: Sequence[Sequence[int]], decoding: DecodingConfig, eos_id: int
     ) -> list[list[int]]:
         processors = decoding_processors(decoding)
+        stop_at = time.monotonic() + decoding.max_seconds if decoding.max_seconds is not None else math.inf
         logits = {i: self._prefill(i, prompt) for i, prompt in enumerate(prompts)}
         new: list[list[int]] = [[] for _ in prompts]
-        while logits:
+        while logits and time.monotonic() < stop_at:
             step = []
             for i, row in logits.items():
                 ids = cast(torch.LongTensor, torch.tensor([self.held[i]]))  # the prompt and the reply so far

@@ -52,6 +52,8 @@ class DecodingConfig:
     top_p: float = 0.9
     repetition_penalty: float = 1.1
     no_repeat_ngram_size: int = 3
+    max_seconds: float | None = None
+    """Wall-clock bound of one generation call (a service's guarantee); None: bounded by tokens only."""
 
 
 @dataclass
@@ -177,6 +179,8 @@ class AdaptedLM(nn.Module):
         }
         if decoding.do_sample:
             options.update(temperature=decoding.temperature, top_p=decoding.top_p)
+        if decoding.max_seconds is not None:
+            options["max_time"] = decoding.max_seconds
         output = self.model.generate(  # type: ignore[operator]
             input_ids=batch.input_ids, attention_mask=batch.attention_mask, **options
         )

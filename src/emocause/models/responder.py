@@ -8,6 +8,7 @@ the base LM is fetched by name.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,27 +124,46 @@ class Responder(TrainedModel):
         return "transformers"
 
     def encode_prompt(self, x: ResponseInput) -> EncodedPrompt:
-        """Prompt ids (oldest turns dropped to fit `max_prompt_tokens`) and, for ECG, per-token cause probabilities."""
+        """Prompt ids fit to `max_prompt_tokens` and, for ECG, per-token cause probabilities.
+
+        Oldest turns go first; then the last turn keeps its last tokens and the cause sentence its first ones,
+        whichever is longer being cut. Every pass drops a turn or shortens a text, so fitting always ends.
+        """
         limit = self.config.lm.max_prompt_tokens
-        context = list(x.context)
+        context, cause = list(x.context), x.cause
         while True:
-            parts = replace(x, context=context)
+            parts = replace(x, context=context, cause=cause)
             text = prompt_text(self.tokenizer, self.config.prompt, parts)
             encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
             ids = list(encoded["input_ids"])
-            if len(ids) <= limit:
+            excess = len(ids) - limit
+            if excess <= 0:
                 break
             if len(context) > 1:
                 context = context[1:]
                 continue
-            words = context[0].text.split()
-            if len(words) <= 1:
-                raise ModelError(f"the prompt alone is longer than max_prompt_tokens={limit}")
-            context = [replace(context[0], text=" ".join(words[len(words) // 4 :]))]
+            turn = context[0].text if context else ""
+            if not turn and not cause:
+                raise ModelError(f"the instruction alone is longer than max_prompt_tokens={limit}")
+            if len(turn) >= len(cause or ""):
+                context = [replace(context[0], text=self._shorten(turn, excess, keep_tail=True))]
+            else:
+                cause = self._shorten(cause or "", excess, keep_tail=False) or None
         causes = None
         if self.config.cause_bias:
             causes = self._token_causes(x, context, text, encoded["offset_mapping"])
         return EncodedPrompt(ids, causes)
+
+    def _shorten(self, text: str, excess: int, keep_tail: bool) -> str:
+        """`text` less about `excess` tokens (one more, for the seam), from the start or the end; always shorter."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        keep = max(len(ids) - excess - 1, 0)
+        kept = ids[len(ids) - keep :] if keep_tail else ids[:keep]
+        shorter = str(self.tokenizer.decode(kept, skip_special_tokens=True)).strip() if keep else ""
+        if len(shorter) < len(text):
+            return shorter
+        # a decode can re-grow text (byte-level pieces of one character); halve by characters instead
+        return text[len(text) // 2 + 1 :] if keep_tail else text[: (len(text) - 1) // 2]
 
     @staticmethod
     def _token_causes(
@@ -209,13 +229,24 @@ class Responder(TrainedModel):
         """Greedy or sampled replies. `whole_sentences`: a reply cut off by the token cap ends at its last
         complete sentence instead (a person reads "Was it something specific that" as broken); benchmarks keep
         the raw generation."""
-        replies: list[str] = []
-        cap = self.config.decoding.max_new_tokens
+        return [reply for reply, _ in self.respond_with_finish(inputs, batch_size, whole_sentences)]
+
+    def respond_with_finish(
+        self, inputs: Sequence[ResponseInput], batch_size: int = 8, whole_sentences: bool = False
+    ) -> list[tuple[str, str]]:
+        """`respond`'s replies, each with why it ended: "stop" (the model ended it) or "length" (the token cap or
+        the wall-clock bound `decoding.max_seconds` cut it)."""
+        replies: list[tuple[str, str]] = []
+        decoding = self.config.decoding
         for start in range(0, len(inputs), batch_size):
             batch, causes = self.batch(inputs[start : start + batch_size])
+            started = time.monotonic()
             with cause_bias(causes):
-                new = self.lm.generate(batch, self.config.decoding)
+                new = self.lm.generate(batch, decoding)
+            timed_out = decoding.max_seconds is not None and time.monotonic() - started >= decoding.max_seconds
             for ids in new:
                 reply = str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
-                replies.append(whole_sentences_of(reply) if whole_sentences and len(ids) >= cap else reply)
+                cut = len(ids) >= decoding.max_new_tokens or timed_out
+                replies.append((whole_sentences_of(reply) if whole_sentences and cut else reply,
+                                "length" if cut else "stop"))  # fmt: skip
         return replies

@@ -1,5 +1,9 @@
 """Dialogues as callers give them: a string, a list of strings (speaker first, alternating), a list of
-{"role", "text"} objects, or {"turns": [...]}; anything else is a clear error naming what was expected."""
+{"role", "text"} objects, or {"turns": [...]}; anything else is a clear error naming what was expected.
+
+Texts lose invisible characters (`resources.normalise.clean_text`): a turn of zero-width spaces or NULs is no
+text. Text that is not valid Unicode (a lone surrogate from a JSON escape) is refused, as is a dialogue with no
+speaker turn to answer."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from emocause.data.schema import Turn
 from emocause.errors import DataError
+from emocause.resources.normalise import clean_text
 
 MAX_TURNS = 64
 MAX_CHARACTERS = 20_000
@@ -41,11 +46,20 @@ def parse_dialogue(value: Any, source: str = "dialogue") -> list[Turn]:
             raise DataError(
                 source, f"a {type(item).__name__} where a turn should be", where=where, expected=EXPECTED
             )
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
             raise DataError(source, "a turn without text", where=where, expected="non-empty text")
-        turns.append(Turn(role="speaker" if role == "speaker" else "listener", text=text.strip()))
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(source, "text that is not valid Unicode (a lone surrogate)", where=where) from None
+        text = clean_text(text).strip()
+        if not text:
+            raise DataError(source, "a turn without visible text", where=where, expected="non-empty text")
+        turns.append(Turn(role="speaker" if role == "speaker" else "listener", text=text))
     if sum(len(t.text) for t in turns) > MAX_CHARACTERS:
         raise DataError(source, "dialogue too long", expected=f"at most {MAX_CHARACTERS:,} characters in all")
+    if all(t.role != "speaker" for t in turns):
+        raise DataError(source, "no speaker turn to answer", expected="at least one speaker (user) turn")
     return turns
 
 

@@ -55,6 +55,8 @@ class Response:
     mechanism_threshold: float = 0.5
     knowledge: Inferences = field(default_factory=dict)
     """Relation -> commonsense inferences about the cause (empty without a knowledge source)."""
+    finish_reason: str = "stop"
+    """"length" when the token cap or the generation time bound cut the reply."""
 
     @property
     def strategy(self) -> str:
@@ -166,13 +168,14 @@ class EmpathyPipeline:
         start = time.perf_counter()
         inputs = [self.response_input(turns, response.analysis) for turns, response in to_generate]
         replies = (
-            self.responder.respond(inputs, batch_size=max(len(inputs), 1), whole_sentences=True)
+            self.responder.respond_with_finish(inputs, batch_size=max(len(inputs), 1), whole_sentences=True)
             if inputs
             else []
         )
         per_reply = (time.perf_counter() - start) / max(len(inputs), 1)
-        for (_, response), reply in zip(to_generate, replies, strict=True):
+        for (_, response), (reply, finish) in zip(to_generate, replies, strict=True):
             response.seconds["reply"] = per_reply
+            response.finish_reason = finish
             response.blocked = self.safety.output.flags(reply) or ([] if reply.strip() else ["empty"])
             response.reply = self.safety.safe_reply if response.blocked else reply
         generated = [(turns, r) for turns, r in to_generate if not r.blocked]
