@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +160,69 @@ def test_plain_pickle_is_not_an_npy(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps(["a"]))
     with pytest.raises(DataError, match="not a NumPy .npy file"):
         load_npy_strings(path)
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Fail instead of hanging: the code under test never gives up by itself when it is wrong."""
+
+    def expire(_signal: int, _frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_npy_refuses_a_pickle_that_reuses_one_list_over_and_over(tmp_path: Path) -> None:
+    # Seven levels, each one list holding the level below 100 times: a 1.6 kB file, 10**14 strings to visit.
+    level: list[object] = ["x"]
+    for _ in range(7):
+        level = [level] * 100
+    array = np.empty(1, dtype=object)
+    array[0] = level
+    path = tmp_path / "bomb.npy"
+    np.save(path, array, allow_pickle=True)
+    assert path.stat().st_size < 2000
+    with (
+        _deadline(2),
+        pytest.raises(DataError, match=r"bomb\.npy: the pickle describes more elements than its \d+ bytes"),
+    ):
+        load_npy_strings(path)
+
+
+class _HugeArray:
+    """Pickles as NumPy's own array reconstruction, of millions of values the pickle does not hold."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        reconstruct = np.empty(0).__reduce__()[0]
+        return (reconstruct, (np.ndarray, (5_000_000,), b"b"))
+
+
+def test_npy_refuses_an_array_larger_than_its_pickle_and_deep_nesting(tmp_path: Path) -> None:
+    path = _npy(tmp_path / "huge.npy", [_HugeArray()])
+    with pytest.raises(DataError, match=r"huge\.npy: the pickle describes more elements than its \d+ bytes"):
+        load_npy_strings(path)
+    deep: list[object] = ["x"]
+    for _ in range(9):
+        deep = [deep]
+    path = _npy(tmp_path / "deep.npy", [deep, ["y"]])
+    with pytest.raises(DataError, match=r"deep\.npy \(index 0\): lists nested more than 8 deep"):
+        load_npy_strings(path)
+
+
+def test_text_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('\n\n{"doc_id": "caf\u00e9"}\n'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.jsonl \(line 3, byte 17\): not UTF-8 text \(byte 0xe9\)"):
+        load(str(path), "all")
+    root = _ed_root(tmp_path, "c1,1,sad,x,speaker,a\n")
+    (root / "empathetic_dialogues" / "train.csv").write_bytes(
+        (ED_HEADER + "c1,1,sad,x,speaker,d\u00e9j\u00e0 vu\n").encode("cp1252")
+    )
+    with pytest.raises(DataError, match=r"train\.csv \(line 2, byte 80\): not UTF-8 text"):
+        load("empathetic_dialogues", "train", root)

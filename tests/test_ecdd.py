@@ -237,6 +237,61 @@ def test_run_refuses_to_overwrite_and_resumes_without_repeating(tmp_path: Path) 
     assert "3 seeds were done before a resume" in rows["kept_share"].notes
 
 
+def test_resume_refuses_a_file_this_pipeline_did_not_write(tmp_path: Path) -> None:
+    seeds = _seed_file(tmp_path / "seeds.jsonl", SEEDS[:2])
+    out = tmp_path / "notes.jsonl"
+    notes = '{"note": "mine"}\n{"note": "no newline at the end"}'
+    out.write_text(notes)
+    for resume in (True, False):
+        with pytest.raises(ConfigError, match=r"notes\.jsonl: not an EC-DD run: no run manifest notes\.run\.json "
+                                              r"found beside it; nothing was changed"):  # fmt: skip
+            _run(_config(seeds=str(seeds)), out, resume=resume)
+    assert out.read_text() == notes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.jsonl", "seeds.jsonl"]
+
+
+def test_max_seeds_is_at_least_one_or_all(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import emocause.cli.ecdd  # noqa: F401  (adds `ecdd` to the app)
+    from emocause.cli import app
+
+    out = tmp_path / "ecdd.jsonl"
+    result = CliRunner().invoke(app, ["ecdd", "run", "-o", str(out), "--max-seeds", "0", "--seeds",
+                                      str(tmp_path / "none.jsonl"), "--base-url", "http://127.0.0.1:9/v1"])  # fmt: skip
+    assert result.exit_code == 2 and "Invalid value for '--max-seeds'" in result.output, result.output
+    wide_help = CliRunner().invoke(app, ["ecdd", "run", "--help"], env={"COLUMNS": "200"})
+    assert "(N >= 1); default: all" in wide_help.output
+    seeds = _seed_file(tmp_path / "seeds.jsonl", SEEDS)
+    with pytest.raises(ConfigError, match="max_seeds 0: expected at least 1, or null for all seeds"):
+        _run(_config(seeds=str(seeds), max_seeds=0), out)
+    assert not out.exists()
+    everything = load_config(EcddConfig, None, {"seeds": str(seeds), "max_seeds": None})
+    assert everything.max_seeds is None and EcddConfig().max_seeds is None
+    assert _run(_config(seeds=str(seeds)), out).seeds_in_shard == 7  # type: ignore[attr-defined]
+
+
+def test_text_that_is_not_utf8_is_a_data_error(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_bytes('{"head": "PersonX wins", "tail": "proud"}\n{"head": "PersonX eats cr\u00eape", '
+                      '"tail": "happy"}\n'.encode("latin-1"))  # fmt: skip
+    with pytest.raises(DataError, match=r"seeds\.jsonl \(line 2, byte 67\): not UTF-8 text \(byte 0xea\)"):
+        read_seeds(str(seeds))
+    tsv = tmp_path / "seeds.tsv"
+    tsv.write_bytes("PersonX wins\txReact\tproud\nPersonX eats cr\u00eape\txReact\thappy\n".encode("cp1252"))
+    with pytest.raises(DataError, match=r"seeds\.tsv \(line 2, byte 41\): not UTF-8 text"):
+        read_seeds(str(tsv))
+    # A resumed output that is no longer UTF-8 is reported, and its partial last line is not cut.
+    out = tmp_path / "ecdd.jsonl"
+    _run(_config(seeds=str(_seed_file(tmp_path / "good.jsonl", SEEDS[:2]))), out)
+    with out.open("ab") as fh:
+        fh.write(b'{"doc_id": "caf\xe9"}\n{"doc_id": "ecdd-half')
+    written = out.read_bytes()
+    with pytest.raises(DataError, match=r"ecdd\.jsonl \(line 3, byte \d+\): not UTF-8 text"):
+        _run(_config(seeds=str(tmp_path / "good.jsonl")), out, resume=True)
+    assert out.read_bytes() == written
+
+
 def test_backend_failures_are_retried_on_resume(tmp_path: Path) -> None:
     class Failing(ScriptedBackend):
         async def complete(self, messages, options):  # type: ignore[no-untyped-def]

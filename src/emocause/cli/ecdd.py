@@ -35,7 +35,9 @@ def run(
     relation: Annotated[
         list[str] | None, typer.Option("--relation", help="ATOMIC relations to seed from (default xReact).")
     ] = None,
-    max_seeds: Annotated[int | None, typer.Option(min=0, help="Only the first N seeds of the shard.")] = None,
+    max_seeds: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N seeds of the shard (N >= 1); default: all.")
+    ] = None,
     shard: Annotated[str | None, typer.Option(help="i/n: this machine's share of the seeds.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Seeds (and requests) in flight.")] = None,
     model: Annotated[

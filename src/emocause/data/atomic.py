@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emocause.data.io import check_file, iter_jsonl, require
+from emocause.data.io import check_file, iter_jsonl, require, utf8_lines
 from emocause.data.registry import DatasetSpec, LoadResult, register
 from emocause.data.schema import KnowledgeRecord
 from emocause.errors import DataError
@@ -23,24 +23,23 @@ def read_atomic_queries(path: Path) -> list[KnowledgeRecord]:
     """The sample's rows: `head @@ relation<TAB>tail| tail| ...`."""
     check_file(path)
     records = []
-    with path.open(encoding="utf-8") as fh:
-        for line, text in enumerate(fh, start=1):
-            if not text.strip():
-                continue
-            query, tab, tails = text.rstrip("\n").partition("\t")
-            head, at, relation = query.partition(" @@ ")
-            if not (tab and at and head and relation):
-                raise DataError(
-                    path,
-                    "malformed row",
-                    where=f"line {line}",
-                    expected="'head @@ relation<TAB>tail| tail| ...'",
-                )
-            records.append(
-                KnowledgeRecord(
-                    head=head, relation=relation, tails=[t.strip() for t in tails.split("|") if t.strip()]
-                )
+    for line, text in utf8_lines(path):
+        if not text.strip():
+            continue
+        query, tab, tails = text.rstrip("\r\n").partition("\t")
+        head, at, relation = query.partition(" @@ ")
+        if not (tab and at and head and relation):
+            raise DataError(
+                path,
+                "malformed row",
+                where=f"line {line}",
+                expected="'head @@ relation<TAB>tail| tail| ...'",
             )
+        records.append(
+            KnowledgeRecord(
+                head=head, relation=relation, tails=[t.strip() for t in tails.split("|") if t.strip()]
+            )
+        )
     return records
 
 
@@ -48,20 +47,19 @@ def read_atomic_triples(path: Path) -> list[KnowledgeRecord]:
     """The full ATOMIC-2020 release (`train.tsv` etc.: head, relation, tail per row), grouped by query."""
     check_file(path)
     grouped: dict[tuple[str, str], KnowledgeRecord] = {}
-    with path.open(encoding="utf-8") as fh:
-        for line, text in enumerate(fh, start=1):
-            if not text.strip():
-                continue
-            fields = text.rstrip("\n").split("\t")
-            if len(fields) != 3:
-                raise DataError(
-                    path, f"{len(fields)} fields", where=f"line {line}", expected="head<TAB>relation<TAB>tail"
-                )
-            head, relation, tail = fields
-            record = grouped.setdefault(
-                (head, relation), KnowledgeRecord(head=head, relation=relation, tails=[], split=path.stem)
+    for line, text in utf8_lines(path):
+        if not text.strip():
+            continue
+        fields = text.rstrip("\r\n").split("\t")
+        if len(fields) != 3:
+            raise DataError(
+                path, f"{len(fields)} fields", where=f"line {line}", expected="head<TAB>relation<TAB>tail"
             )
-            record.tails.append(tail)
+        head, relation, tail = fields
+        record = grouped.setdefault(
+            (head, relation), KnowledgeRecord(head=head, relation=relation, tails=[], split=path.stem)
+        )
+        record.tails.append(tail)
     return list(grouped.values())
 
 

@@ -11,7 +11,7 @@ import io
 import json
 import os
 import pickle
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,9 +41,39 @@ def check_file(path: Path) -> Path:
     return path
 
 
+def decode_utf8(path: Path, data: bytes, *, offset: int = 0, line: int = 1) -> str:
+    """`data`, read from `path` at byte `offset` (on line `line`), as text; a byte that is not UTF-8 is a
+    DataError naming its line and byte position in the file, not a UnicodeDecodeError."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line += data.count(b"\n", 0, exc.start)
+        raise DataError(
+            path,
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            where=f"line {line}, byte {offset + exc.start}",
+            expected="UTF-8 text",
+        ) from None
+
+
+def read_utf8(path: Path) -> str:
+    """The whole of a UTF-8 text file (see `decode_utf8`)."""
+    return decode_utf8(path, path.read_bytes())
+
+
+def utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line with its ending) of a UTF-8 text file, lines ending at "\\n" (see `decode_utf8`).
+    Lines are decoded one by one, so that a bad byte is reported on its line, in files of any size."""
+    offset = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            yield number, decode_utf8(path, raw, offset=offset, line=number)
+            offset += len(raw)
+
+
 def read_json(path: Path) -> Any:
     check_file(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -55,19 +85,18 @@ def read_json(path: Path) -> Any:
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield (line number, record) for each non-blank line of a JSON-lines file."""
     check_file(path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    path,
-                    f"invalid JSON: {exc.msg}",
-                    where=f"line {lineno}",
-                    expected="one JSON object per line",
-                ) from None
+    for lineno, line in utf8_lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                path,
+                f"invalid JSON: {exc.msg}",
+                where=f"line {lineno}",
+                expected="one JSON object per line",
+            ) from None
 
 
 # Posts and replies can be long; Python's default 128 KiB field limit is a format limit we do not share.
@@ -79,30 +108,29 @@ def read_csv(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, s
     missing or a row is ragged. The line number is where the row ends (quoted fields may span lines)."""
     check_file(path)
     required = list(required)
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise DataError(
-                path,
-                f"missing column(s) {missing}; found {header}",
-                where="header",
-                expected=f"columns {required}",
-            )
-        rows = []
-        try:
-            for row in reader:
-                if None in row or any(row.get(c) is None for c in required):
-                    raise DataError(
-                        path,
-                        "row has the wrong number of fields",
-                        where=f"line {reader.line_num}",
-                        expected=f"{len(header)} fields",
-                    )
-                rows.append((reader.line_num, row))
-        except csv.Error as exc:
-            raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
+    reader = csv.DictReader(line for _, line in utf8_lines(path))
+    header = reader.fieldnames or []
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(
+            path,
+            f"missing column(s) {missing}; found {header}",
+            where="header",
+            expected=f"columns {required}",
+        )
+    rows = []
+    try:
+        for row in reader:
+            if None in row or any(row.get(c) is None for c in required):
+                raise DataError(
+                    path,
+                    "row has the wrong number of fields",
+                    where=f"line {reader.line_num}",
+                    expected=f"{len(header)} fields",
+                )
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
     return rows
 
 
@@ -137,25 +165,72 @@ class _DataOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _plain(value: Any, depth: int = 0) -> bool:
-    if isinstance(value, str):
-        return True
-    if depth > 8:
-        return False
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v, depth + 1) for v in value)
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind in "USbifu" or (
-            value.dtype == object and all(_plain(v, depth + 1) for v in value.ravel())
-        )
-    return False
+_MAX_NESTING = 8
+"""Levels of lists within an element, at most (ECC's arrays hold strings and lists of strings)."""
+
+
+def _too_many(path: Path, budget: int) -> DataError:
+    return DataError(
+        path,
+        f"the pickle describes more elements than its {budget} bytes can hold (a list reused over and over, "
+        "or an array larger than its data)",
+        expected="an array of strings or lists of strings",
+    )
+
+
+def _text_items(path: Path, array: np.ndarray, budget: int) -> list[Any]:
+    """The array's elements, each a string or (nested) lists of strings, else a DataError.
+
+    Every element counts against `budget`, the pickle's size in bytes, before it is visited: each element
+    of honest data costs at least one byte, but a pickle of a few kilobytes can declare a huge array or put
+    one list into another many times over, describing more elements than any walk over them (here or in
+    the caller) could ever finish.
+    """
+    if array.size > budget:
+        raise _too_many(path, budget)
+    items = array.tolist() if array.dtype != object else list(array.ravel())
+    stack = [(index, item, 0) for index, item in reversed(list(enumerate(items)))]
+    visited = len(items)
+    while stack:
+        index, value, depth = stack.pop()
+        if isinstance(value, str):
+            continue
+        if isinstance(value, (list, tuple)):
+            size = len(value)
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "USbifuO":
+            size = value.size
+        else:
+            raise DataError(
+                path,
+                f"element of type {type(value).__name__}",
+                where=f"index {index}",
+                expected="strings or lists of strings",
+            )
+        if depth == _MAX_NESTING:
+            raise DataError(
+                path,
+                f"lists nested more than {_MAX_NESTING} deep",
+                where=f"index {index}",
+                expected="strings or lists of strings",
+            )
+        visited += size
+        if visited > budget:
+            raise _too_many(path, budget)
+        if isinstance(value, np.ndarray):
+            # Only objects in an array are visited; its other values are data, counted above.
+            children: Sequence[Any] = list(value.ravel()) if value.dtype == object else []
+        else:
+            children = value
+        stack.extend((index, child, depth + 1) for child in reversed(children))
+    return [v.tolist() if isinstance(v, np.ndarray) else v for v in items]
 
 
 def load_npy_strings(path: Path) -> list[Any]:
     """Load a `.npy` file of strings or (nested) lists of strings without trusting its pickle.
 
     Object arrays are pickles that could run any code; this reader lets only NumPy's own array
-    reconstruction through and then checks that every element is a string or a list of strings.
+    reconstruction through and then checks that every element is a string or a list of strings, visiting
+    no more elements than the file has bytes.
     """
     check_file(path)
     with path.open("rb") as fh:
@@ -167,9 +242,10 @@ def load_npy_strings(path: Path) -> list[Any]:
             shape, _fortran, dtype = read_header(fh)
         except ValueError as exc:
             raise DataError(path, f"not a NumPy .npy file ({exc})") from None
+        payload = fh.read()
         if dtype.hasobject:
             try:
-                array = _DataOnlyUnpickler(io.BytesIO(fh.read())).load()
+                array = _DataOnlyUnpickler(io.BytesIO(payload)).load()
             except _RefusedGlobal as exc:
                 raise DataError(
                     path, f"unsafe pickle: {exc}", expected="an array of strings or lists of strings"
@@ -178,34 +254,23 @@ def load_npy_strings(path: Path) -> list[Any]:
                 raise DataError(path, f"corrupt or truncated pickle ({exc})") from None
         else:
             count = int(np.prod(shape)) if shape else 1
-            array = np.frombuffer(fh.read(), dtype=dtype, count=-1)
+            array = np.frombuffer(payload, dtype=dtype, count=-1)
             if array.size != count:
                 raise DataError(path, f"truncated array: {array.size} of {count} values")
     if not isinstance(array, np.ndarray):
         raise DataError(path, f"pickle holds a {type(array).__name__}", expected="a NumPy array")
-    items = array.tolist() if array.dtype != object else list(array.ravel())
-    for index, item in enumerate(items):
-        if not _plain(item):
-            raise DataError(
-                path,
-                f"element of type {type(item).__name__}",
-                where=f"index {index}",
-                expected="strings or lists of strings",
-            )
-    return [v.tolist() if isinstance(v, np.ndarray) else v for v in items]
+    return _text_items(path, array, len(payload))
 
 
 def complete_jsonl_records(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSONL file; a partial last line (a kill mid-write) is cut off the file."""
+    """The records of a JSONL file; a partial last line (a kill mid-write) is cut off the file, once every
+    complete line has been read (a file that fails to read is left as it was)."""
     if not path.exists():
         return []
     data = path.read_bytes()
     end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with path.open("r+b") as fh:
-            fh.truncate(end)
     records = []
-    for number, line in enumerate(data[:end].splitlines(), start=1):
+    for number, line in enumerate(decode_utf8(path, data[:end]).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -214,6 +279,9 @@ def complete_jsonl_records(path: Path) -> list[dict[str, Any]]:
             raise DataError(path, f"invalid JSON: {error.msg}", where=f"line {number}",
                             expected="a file this command wrote; restore it or start a new output") from None  # fmt: skip
         records.append(record)
+    if end < len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(end)
     return records
 
 

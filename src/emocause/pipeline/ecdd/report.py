@@ -13,7 +13,6 @@ Definitions (also in docs/ecdd.md):
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from typing import Any
 
 from emocause.bench.results import ResultRow, describe_device
 from emocause.data.ecc import read_ecc_jsonl
-from emocause.data.io import iter_jsonl
+from emocause.data.io import iter_jsonl, read_json
 from emocause.metrics import mtld, simple_tokenize
 from emocause.pipeline.ecdd.store import sidecar
 
@@ -97,7 +96,7 @@ def run_rows(path: Path) -> list[ResultRow]:
     summary_file = sidecar(path, "summary.json")
     if not summary_file.is_file():
         return []
-    summary: dict[str, Any] = json.loads(summary_file.read_text(encoding="utf-8"))
+    summary: dict[str, Any] = read_json(summary_file)
     seeds = summary["kept"] + sum(summary["dropped"].values())
     notes = f"concurrency {summary['concurrency']}; dropped {summary['dropped']}; failed {summary['failed']}"
     if summary["already_done"]:

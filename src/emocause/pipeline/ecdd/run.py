@@ -78,8 +78,8 @@ class EcddConfig:
     seeds: str = "atomic"
     """`atomic` (the ATOMIC-2020 sample under the data root), or a .tsv / .jsonl seed file."""
     relations: list[str] = field(default_factory=lambda: ["xReact"])
-    max_seeds: int = 0
-    """Use the first N seeds of this shard (0: all)."""
+    max_seeds: int | None = None
+    """Use the first N seeds of this shard (None: all)."""
     shard: str = "1/1"
     concurrency: int = 4
     prompts: str = "ecdd-v1"
@@ -414,8 +414,10 @@ def check_config(config: EcddConfig) -> None:
         raise ConfigError("concurrency, dialogue_attempts and annotation_attempts must be at least 1")
     if config.annotation_fallback not in ("drop", "embedding"):
         raise ConfigError(f"annotation_fallback {config.annotation_fallback!r}: expected drop or embedding")
-    if config.min_turns < 2 or config.max_seeds < 0 or not 0 <= config.toxicity_threshold <= 1:
-        raise ConfigError("min_turns >= 2, max_seeds >= 0 and 0 <= toxicity_threshold <= 1 are required")
+    if config.max_seeds is not None and config.max_seeds < 1:
+        raise ConfigError(f"max_seeds {config.max_seeds}: expected at least 1, or null for all seeds")
+    if config.min_turns < 2 or not 0 <= config.toxicity_threshold <= 1:
+        raise ConfigError("min_turns >= 2 and 0 <= toxicity_threshold <= 1 are required")
 
 
 async def run_ecdd(
@@ -436,7 +438,7 @@ async def run_ecdd(
     shard = parse_shard(config.shard)
     seed_list = read_seeds(config.seeds, config.relations, data_root)
     seeds: Sequence[Seed] = [s for s in seed_list.seeds if in_shard(s, shard)]
-    if config.max_seeds:
+    if config.max_seeds is not None:
         seeds = seeds[: config.max_seeds]
     if semantic is None and config.semantic_check:
         semantic = SemanticCheck(config.cause_threshold, config.emotion_top_k)

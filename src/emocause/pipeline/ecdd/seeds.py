@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emocause.data import load
 from emocause.data.atomic import read_atomic_queries, read_atomic_triples
-from emocause.data.io import check_file, iter_jsonl
+from emocause.data.io import check_file, iter_jsonl, utf8_lines
 from emocause.data.schema import KnowledgeRecord
 from emocause.errors import ConfigError, DataError
 
@@ -116,8 +116,7 @@ def read_seeds(
     if path.suffix == ".jsonl":
         return _from_records(_read_jsonl(path), wanted)
     if path.suffix == ".tsv":
-        with path.open(encoding="utf-8") as fh:
-            first = next((line for line in fh if line.strip()), "")
+        first = next((line for _, line in utf8_lines(path) if line.strip()), "")
         records = read_atomic_queries(path) if " @@ " in first else read_atomic_triples(path)
         return _from_records(records, wanted)
     raise DataError(
