@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -205,7 +208,7 @@ class _HugeArray:
 
 def test_npy_refuses_an_array_larger_than_its_pickle_and_deep_nesting(tmp_path: Path) -> None:
     path = _npy(tmp_path / "huge.npy", [_HugeArray()])
-    with pytest.raises(DataError, match=r"huge\.npy: the pickle describes more elements than its \d+ bytes"):
+    with pytest.raises(DataError, match=r"huge\.npy \(index 0\): an array inside the array"):
         load_npy_strings(path)
     deep: list[object] = ["x"]
     for _ in range(9):
@@ -213,6 +216,32 @@ def test_npy_refuses_an_array_larger_than_its_pickle_and_deep_nesting(tmp_path: 
     path = _npy(tmp_path / "deep.npy", [deep, ["y"]])
     with pytest.raises(DataError, match=r"deep\.npy \(index 0\): lists nested more than 8 deep"):
         load_npy_strings(path)
+
+
+class _ShortState:
+    """An object array whose state holds fewer values than its shape: NumPy itself crashes on it (SIGSEGV)."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        reconstruct = np.empty(0).__reduce__()[0]
+        return (reconstruct, (np.ndarray, (0,), b"b"), (1, (1000,), np.dtype("O"), False, ["a"]))
+
+
+def test_npy_checks_an_array_state_before_numpy_sees_it(tmp_path: Path) -> None:
+    """Run in a child process: before the check, loading this file killed the interpreter."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (1000,)})
+    path = tmp_path / "short.npy"
+    path.write_bytes(header.getvalue() + pickle.dumps(_ShortState(), protocol=4))
+    code = (
+        "import sys; from pathlib import Path; from emocause.data.io import load_npy_strings\n"
+        "try: load_npy_strings(Path(sys.argv[1]))\n"
+        "except Exception as e: print(type(e).__name__, e)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DataError" in result.stdout and "does not fill its shape" in result.stdout
 
 
 def test_text_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -162,7 +163,46 @@ class _DataOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise _RefusedGlobal(f"refusing to load {module}.{name}")
+        if name == "_reconstruct":
+            return _ArrayUnderConstruction
         return super().find_class(module, name)
+
+
+class _ArrayUnderConstruction:
+    """Stands in for NumPy's `_reconstruct` while unpickling: the array's state is checked before NumPy sees it,
+    since NumPy crashes the process (no exception) on an object state with fewer values than its shape."""
+
+    def __init__(self, cls: Any = None, shape: Any = None, dtype: Any = None):
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not (isinstance(state, tuple) and len(state) == 5):
+            raise pickle.UnpicklingError("an array state that is not (version, shape, dtype, order, data)")
+        _, shape, dtype, _, data = state
+        if not (isinstance(shape, tuple) and all(isinstance(n, int) and n >= 0 for n in shape)):
+            raise pickle.UnpicklingError(f"array shape {shape!r}")
+        if not isinstance(dtype, np.dtype):
+            raise pickle.UnpicklingError("an array state without a dtype")
+        size = math.prod(shape)
+        fits = (
+            isinstance(data, list) and len(data) == size
+            if dtype.hasobject
+            else isinstance(data, bytes) and len(data) == size * dtype.itemsize
+        )
+        if not fits:
+            raise pickle.UnpicklingError(f"array data does not fill its shape {shape}")
+        array = np.ndarray((0,), dtype="b")
+        array.__setstate__(state)
+        self.array = array
+
+
+def _built_arrays(value: Any) -> Any:
+    """The loaded object, the stand-in replaced by its checked array."""
+    if isinstance(value, _ArrayUnderConstruction):
+        if value.array is None:
+            raise pickle.UnpicklingError("an array without data")
+        return value.array
+    return value
 
 
 _MAX_NESTING = 8
@@ -195,6 +235,9 @@ def _text_items(path: Path, array: np.ndarray, budget: int) -> list[Any]:
         index, value, depth = stack.pop()
         if isinstance(value, str):
             continue
+        if isinstance(value, _ArrayUnderConstruction):
+            raise DataError(path, "an array inside the array", where=f"index {index}",
+                            expected="strings or lists of strings")  # fmt: skip
         if isinstance(value, (list, tuple)):
             size = len(value)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "USbifuO":
@@ -245,7 +288,7 @@ def load_npy_strings(path: Path) -> list[Any]:
         payload = fh.read()
         if dtype.hasobject:
             try:
-                array = _DataOnlyUnpickler(io.BytesIO(payload)).load()
+                array = _built_arrays(_DataOnlyUnpickler(io.BytesIO(payload)).load())
             except _RefusedGlobal as exc:
                 raise DataError(
                     path, f"unsafe pickle: {exc}", expected="an array of strings or lists of strings"
