@@ -280,32 +280,3 @@ def test_respond_command(tiny_models: dict[str, Path], tmp_path: Path) -> None:
     assert payload["seconds"]["reply"] > 0 and "word_causes" not in payload
     both = runner.invoke(app, ["respond", "hi", "--dialogue", str(tmp_path / "x.json")])
     assert both.exit_code != 0 and "either a TEXT or --dialogue" in str(both.exception)
-
-
-def test_pipeline_safety_wraps_generation(tiny_models: dict[str, Path], tmp_path: Path) -> None:
-    from emocause.pipeline.dialogue_input import parse_dialogue
-    from emocause.pipeline.respond import EmpathyPipeline
-    from emocause.pipeline.safety import CRISIS_REPLY, SAFE_REPLY
-
-    folder = _responder(tiny_models["llama"]).save(tmp_path / "tiny")
-    pipeline = EmpathyPipeline.from_pretrained("default", responder=folder, cause_turns=None)
-    generated: list[int] = []
-
-    def fake_respond(
-        inputs: list[ResponseInput], batch_size: int = 8, whole_sentences: bool = False
-    ) -> list[str]:
-        generated.append(len(inputs))
-        return ["As a licensed therapist, I can tell you it is grief.", "I'm here with you. What happened?"][
-            : len(inputs)
-        ]
-
-    pipeline.responder.respond = fake_respond  # type: ignore[method-assign]
-    crisis, blocked, fine = pipeline.batch([
-        parse_dialogue(["My dog died.", "I'm so sorry.", "I don't want to live anymore."]),
-        parse_dialogue(["My dog died this morning."]),
-        parse_dialogue(["I failed my driving test."]),
-    ])  # fmt: skip
-    assert generated == [2], "a crisis message never reaches the model"
-    assert crisis.reply == CRISIS_REPLY and crisis.crisis == ["suicide"] and "reply" not in crisis.seconds
-    assert blocked.reply == SAFE_REPLY and blocked.blocked == ["professional_claim"]
-    assert fine.reply == "I'm here with you. What happened?" and not fine.blocked and not fine.crisis

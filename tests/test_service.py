@@ -40,7 +40,9 @@ def pipeline(tiny_responder: Path) -> EmpathyPipeline:
 
 @pytest.fixture(scope="module")
 def server(pipeline: EmpathyPipeline) -> Iterator[str]:
-    with running_server(create_app(pipeline, ServiceConfig(max_body_bytes=4_000, max_batch=8, batch_wait_ms=50))) as url:
+    with running_server(
+        create_app(pipeline, ServiceConfig(max_body_bytes=4_000, max_batch=8, batch_wait_ms=50))
+    ) as url:
         yield url
 
 
@@ -177,6 +179,12 @@ def test_web_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         assert "strategy:" in driver.find_element(By.CSS_SELECTOR, ".reply .strategy").text
         knowledge = driver.find_elements(By.CSS_SELECTOR, ".reply .knowledge")
         assert not knowledge or "xReact: sad; lonely" in knowledge[0].text
+        # A long conversation: the page sends only the latest turns that fit the server's limits.
+        sent = driver.execute_script(
+            "for (let i = 0; i < 80; i++) turns.push({role: i % 2 ? 'listener' : 'speaker', text: 'x'.repeat(300)});"
+            "return recentTurns();"
+        )
+        assert 1 < len(sent) <= 40 and sent[0]["role"] == "speaker" and sum(len(t["text"]) for t in sent) <= 12_000
         shot = tmp_path / "web_page.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 5_000
     finally:
@@ -214,3 +222,20 @@ def test_terminal_chat_keeps_the_conversation(tiny_responder: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.count("listener>") == 2 and "analysis of turn 2" in result.output
     assert result.output.count("strategy") == 2
+
+
+def test_fault_load_benchmark_counts_errors_hangs_and_shedding(pipeline: EmpathyPipeline) -> None:
+    from emocause.data.schema import Turn
+    from emocause.service.benchmarks import fault_load_rows
+
+    messages = [[Turn("speaker", "I lost my keys again.")], [Turn("speaker", "My sister is visiting!")]]
+    config = ServiceConfig(max_batch=4, request_timeout_s=30)
+    rows = {r.metric: r for r in fault_load_rows(pipeline, messages, "tiny", 4, 2.0, config, free_port())}
+    assert (
+        rows["errors"].value == 0
+        and rows["hangs"].value == 0
+        and rows["wrong_answers_to_bad_requests"].value == 0
+    )
+    assert rows["clean_latency_p95_seconds"].value > 0 and rows["fault_latency_p95_seconds"].value > 0
+    assert 0 <= rows["shed_rate"].value <= 1 and rows["overload_errors"].value == 0
+    assert "hanging" in rows["errors"].notes and rows["peak_memory_mib"].value > 100

@@ -56,7 +56,9 @@ class ScriptedPipeline:
         return [Response(Analysis(len(d) - 1, [("sad", 1.0)]), reply=f"re: {d[-1].text}") for d in dialogues]
 
 
-def _post(url: str, path: str, body: Any, timeout: float = 60, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+def _post(
+    url: str, path: str, body: Any, timeout: float = 60, headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
     """Status, parsed JSON body and headers; the raw bytes are sent as given when `body` is bytes."""
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -162,7 +164,9 @@ def test_a_lone_surrogate_is_a_400_and_the_connection_stays_usable(server: str) 
         connection.request("POST", path, body, {"Content-Type": "application/json"})
         answer = connection.getresponse()
         assert answer.status == 400 and "surrogate" in json.loads(answer.read())["error"]["message"]
-    connection.request("POST", "/v1/analyze", json.dumps({"dialogue": "I am sad."}), {"Content-Type": "application/json"})
+    connection.request(
+        "POST", "/v1/analyze", json.dumps({"dialogue": "I am sad."}), {"Content-Type": "application/json"}
+    )
     answer = connection.getresponse()
     assert answer.status == 200 and json.loads(answer.read())["emotions"]
     connection.close()
@@ -205,7 +209,9 @@ def test_requests_of_clients_that_left_are_not_computed() -> None:
 def test_requests_past_their_deadline_get_504_and_are_not_computed() -> None:
     scripted = ScriptedPipeline()
     scripted.gate.clear()
-    with running_server(create_app(scripted, ServiceConfig(max_batch=1, batch_wait_ms=0, request_timeout_s=1))) as url:  # type: ignore[arg-type]
+    with running_server(
+        create_app(scripted, ServiceConfig(max_batch=1, batch_wait_ms=0, request_timeout_s=1))
+    ) as url:  # type: ignore[arg-type]
         with ThreadPoolExecutor(3) as pool:
             futures = [pool.submit(_post, url, "/v1/respond", {"dialogue": f"m{i}"}) for i in range(3)]
             time.sleep(2)
@@ -279,7 +285,9 @@ def test_a_stuck_worker_shows_in_healthz_and_new_requests_are_refused() -> None:
         ("POST", "/v1/respond", b"{}", 422),
     ],
 )
-def test_every_error_is_in_openai_shape(server: str, method: str, path: str, body: bytes | None, status: int) -> None:
+def test_every_error_is_in_openai_shape(
+    server: str, method: str, path: str, body: bytes | None, status: int
+) -> None:
     host, port = server.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     connection.request(method, path, body, {"Content-Type": "application/json"})
@@ -323,8 +331,12 @@ def test_api_key_and_host_allow_list() -> None:
     with running_server(create_app(ScriptedPipeline(), config)) as url:  # type: ignore[arg-type]
         status, body, _ = _post(url, "/v1/respond", {"dialogue": "hi there"})
         assert status == 401 and body["error"]["type"] == "authentication_error"
-        assert _post(url, "/v1/respond", {"dialogue": "hi"}, headers={"Authorization": "Bearer wrong"})[0] == 401
-        status, body, _ = _post(url, "/v1/respond", {"dialogue": "hi"}, headers={"Authorization": "Bearer s3cret"})
+        assert (
+            _post(url, "/v1/respond", {"dialogue": "hi"}, headers={"Authorization": "Bearer wrong"})[0] == 401
+        )
+        status, body, _ = _post(
+            url, "/v1/respond", {"dialogue": "hi"}, headers={"Authorization": "Bearer s3cret"}
+        )
         assert status == 200 and body["reply"] == "re: hi"
         assert _get(url, "/healthz")[0] == 200  # liveness stays open to the orchestrator
         status, body = _get(url, "/healthz", headers={"Host": "attacker.example"})
@@ -364,11 +376,17 @@ def test_soak_with_faults_mixed_in(pipeline: EmpathyPipeline) -> None:
                     except OSError:
                         pass
                 elif kind == "bad":
-                    status, body, _ = _post(url, "/v1/respond", b'{"dialogue": [{"role": "listener", "text": "x"}]}')
+                    status, body, _ = _post(
+                        url, "/v1/respond", b'{"dialogue": [{"role": "listener", "text": "x"}]}'
+                    )
                     if status != 400:
                         wrong.append(f"bad request got {status}")
                 else:
-                    text = HANGING_TEXTS[i % 2] if kind == "hanging" else f"Client {index} message {i}: I miss home."
+                    text = (
+                        HANGING_TEXTS[i % 2]
+                        if kind == "hanging"
+                        else f"Client {index} message {i}: I miss home."
+                    )
                     status, body, _ = _post(url, "/v1/respond", {"dialogue": text}, timeout=90)
                     if status != 200 or body["turns"][-1]["text"] != text.strip():
                         wrong.append(f"{kind} got {status}")
@@ -390,7 +408,9 @@ def test_fuzzed_requests_never_get_a_5xx(pipeline: EmpathyPipeline) -> None:
     from hypothesis import HealthCheck, given, settings
 
     failures: list[str] = []
-    with running_server(create_app(pipeline, ServiceConfig(max_body_bytes=8_000, request_timeout_s=30))) as url:
+    with running_server(
+        create_app(pipeline, ServiceConfig(max_body_bytes=8_000, request_timeout_s=30))
+    ) as url:
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         for result in schema.get_all_operations():
             operation = result.ok()

@@ -259,6 +259,9 @@ def load_test(
     responder: Responder = "caer",
     cause_turns_model: CauseTurns = "cee",
     port: Annotated[int, typer.Option(help="Local port for the server under test.")] = 8765,
+    faults: Annotated[
+        bool, typer.Option(help="Clean, fault-mixed and 2x overload phases (errors, hangs, p95 ratio, shed rate).")
+    ] = False,
     dtype: Dtype = "float32",
     engine: Engine = "auto",
     bench_dir: BenchDir = Path("benchmarks"),
@@ -266,11 +269,12 @@ def load_test(
 ) -> None:
     """Load test on localhost: CLIENTS concurrent clients for SECONDS; throughput, latency percentiles, errors, memory."""
     from emocause.service.app import ServiceConfig
-    from emocause.service.benchmarks import first_messages, load_test_rows
+    from emocause.service.benchmarks import fault_load_rows, first_messages, load_test_rows
 
     pipeline, parts = _product_pipeline(responder, cause_turns_model, dtype, engine, max_new_tokens)
-    rows = load_test_rows(pipeline, first_messages(200, data_root), f"emocause serve: {parts}", clients, seconds,
-                          ServiceConfig(max_batch=max_batch), port)  # fmt: skip
+    run = fault_load_rows if faults else load_test_rows
+    rows = run(pipeline, first_messages(200, data_root), f"emocause serve: {parts}", clients, seconds,
+               ServiceConfig(max_batch=max_batch), port)  # fmt: skip
     _print_and_write(results, rows, bench_dir)
 
 
@@ -291,3 +295,58 @@ def _print_and_write(results: str, rows: list[ResultRow], bench_dir: Path) -> Pa
         console.print(f"{row.task:20} {row.metric:34} {row.value:10.4f}  N={row.n}")
     console.print(f"wrote {out}")
     return out
+
+
+@bench_app.command("safety")
+def safety(
+    results: Annotated[
+        str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")
+    ] = "safety",
+    risk_screen: Annotated[str, typer.Option(help="Risk screen: shipped name or run folder.")] = "risk-screen",
+    reply_screen: Annotated[str, typer.Option(help="Reply screen: shipped name or run folder.")] = "reply-screen",
+    generated: Annotated[
+        Path, typer.Option(help="Our replies to ED test openings (JSON lines with 'reply'); made when missing.")
+    ] = Path("benchmarks/results/safety-generated-replies.jsonl"),
+    n_generated: Annotated[int, typer.Option(help="Replies to generate when the file is missing.")] = 500,
+    real_text: Annotated[int, typer.Option(help="ED test openings the risk screen reads (flag rate).")] = 1000,
+    engine: Engine = "auto",
+    bench_dir: BenchDir = Path("benchmarks"),
+    data_root: DataRoot = None,
+) -> None:
+    """The safety screens on the held-out safety sets, real ED text and our own replies; rules alone and with the
+    learned screens (see emocause.bench.safety)."""
+    from emocause.bench.safety import latency_rows, read_generated, real_text_rows, reply_rows, risk_rows
+    from emocause.pipeline.safety import SafetyPolicy
+
+    if not generated.is_file():
+        _generate_replies(generated, n_generated, engine, data_root)
+    replies = read_generated(generated)
+    details: list[dict[str, Any]] = []
+    rows: list[ResultRow] = []
+    for label, policy in (
+        ("rules", SafetyPolicy.from_pretrained(None, None)),
+        (f"rules + {risk_screen} / {reply_screen}", SafetyPolicy.from_pretrained(risk_screen, reply_screen)),
+    ):
+        for scored in (risk_rows(policy.risk, label), real_text_rows(policy.risk, label, data_root, real_text),
+                       reply_rows(policy.output, label, replies)):  # fmt: skip
+            rows += scored.rows
+            details.append({"model": label, **scored.details})
+        rows += latency_rows(policy, label)
+    out = _print_and_write(results, rows, bench_dir)
+    _write_beside(out, ".details.jsonl", details)
+
+
+def _generate_replies(path: Path, n: int, engine: str, data_root: str | Path | None) -> None:
+    """The shipped responder's raw replies (before any screen) to the first `n` ED test openings."""
+    import json
+
+    from emocause.pipeline.respond import EmpathyPipeline
+    from emocause.service.benchmarks import first_messages
+
+    pipeline = EmpathyPipeline.from_pretrained(engine=engine, risk_screen=None, reply_screen=None)
+    messages = first_messages(n, data_root)
+    inputs = [pipeline.response_input(turns, pipeline.analyzer.analyze(turns)) for turns in messages]
+    replies = pipeline.responder.respond(inputs, batch_size=8, whole_sentences=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"reply": r}) + "\n" for r in replies), encoding="utf-8")
+    Console().print(f"wrote {path} ({len(replies)} replies)")

@@ -57,10 +57,11 @@ def respond(
     else:
         console = Console()
         console.print(render_response(turns, response))
-        if response.crisis or response.blocked:
-            why = (
-                f"crisis: {', '.join(response.crisis)}"
-                if response.crisis
-                else f"screened: {', '.join(response.blocked)}"
-            )
+        if response.crisis or response.concern or response.blocked:
+            if response.crisis:
+                why = f"crisis: {', '.join(response.crisis)}"
+            elif response.concern:
+                why = f"concern: {', '.join(response.concern)}"
+            else:
+                why = f"screened: {', '.join(response.blocked)}"
             console.print(f"[yellow]safety reply ({why})[/]")

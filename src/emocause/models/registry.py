@@ -18,6 +18,7 @@ from emocause.models.mechanisms import MechanismClassifier
 from emocause.models.moel import MoEL
 from emocause.models.responder import Responder
 from emocause.models.scratch import MultiTRS, ScratchGenerator
+from emocause.models.screen import ScreenClassifier
 
 METHODS: dict[str, Any] = {
     "emotion": EmotionClassifier,
@@ -26,6 +27,7 @@ METHODS: dict[str, Any] = {
     "empathy_cause": EmpathyCauseModel,
     "mechanisms": MechanismClassifier,
     "responder": Responder,
+    "screen": ScreenClassifier,
     "transformer": ScratchGenerator,
     "multitrs": MultiTRS,
     "moel": MoEL,

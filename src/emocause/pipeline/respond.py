@@ -2,8 +2,9 @@
 
 The analysis (emotion, cause words and turns, the cause sentence) feeds the responder: a CAER responder
 gets the top emotion and the cause sentence in its prompt, an ECG responder the word cause probabilities.
-The safety policy screens the sharer's last turn before generation (a crisis gets a supportive reply with a
-pointer to help, never model output) and every generated reply after it (see `pipeline/safety.py`).
+The safety policy screens the sharer's side before generation (a crisis gets a supportive reply with a
+pointer to help, a concern a check-in, never model output) and every generated reply after it (see
+`pipeline/safety.py`).
 IMAGINE's components describe the exchange where they are loaded: the communication-mechanism classifier says
 which mechanisms (emotional reaction, interpretation, exploration) the reply uses, and a knowledge source
 infers what the cause means for the person (ATOMIC relations). CAER does not read the knowledge: it is shown,
@@ -25,7 +26,7 @@ from emocause.models.mechanisms import MechanismClassifier
 from emocause.models.registry import load_model
 from emocause.models.responder import Responder, ResponseInput
 from emocause.pipeline.analyze import DEFAULT_MODELS, Analysis, Analyzer
-from emocause.pipeline.safety import SafetyPolicy
+from emocause.pipeline.safety import DEFAULT_REPLY_SCREEN, DEFAULT_RISK_SCREEN, RiskAssessment, SafetyPolicy
 
 DEFAULT_RESPONDER = "caer"
 DEFAULT_MECHANISMS = "mechanisms"
@@ -46,7 +47,10 @@ class Response:
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds per stage: the analysis parts and `reply`."""
     crisis: list[str] = field(default_factory=list)
-    """Crisis categories found in the sharer's last turn; the reply is then the policy's crisis reply."""
+    """Crisis categories found on the sharer's side; the reply is then the policy's crisis reply."""
+    concern: list[str] = field(default_factory=list)
+    """Concern categories (no crisis); the reply is then the policy's check-in reply."""
+    risk: RiskAssessment = field(default_factory=RiskAssessment)
     blocked: list[str] = field(default_factory=list)
     """Output-screen categories the generated reply fell into; it was then replaced by the safe reply."""
     mechanisms: dict[str, float] = field(default_factory=dict)
@@ -63,6 +67,8 @@ class Response:
         """How the reply was made, in words: a safety reply, or the responder's aim and the mechanisms it used."""
         if self.crisis:
             return "crisis support: a fixed supportive reply with a pointer to professional help"
+        if self.concern:
+            return "check-in: a fixed reply that asks how the person is and offers help"
         if self.blocked:
             return "safe fallback: the generated reply failed the output screen"
         cause = self.analysis.cause_sentence
@@ -85,6 +91,8 @@ class Response:
             **analysis,
             "reply": self.reply,
             "crisis": self.crisis,
+            "concern": self.concern,
+            "risk": asdict(self.risk),
             "blocked": self.blocked,
             "strategy": self.strategy,
             "mechanisms": self.mechanisms,
@@ -123,12 +131,15 @@ class EmpathyPipeline:
         mechanisms: str | Path | None = DEFAULT_MECHANISMS,
         knowledge: str | None = None,
         data_root: str | Path | None = None,
+        risk_screen: str | Path | None = DEFAULT_RISK_SCREEN,
+        reply_screen: str | Path | None = DEFAULT_REPLY_SCREEN,
     ) -> EmpathyPipeline:
         """The shipped defaults (`default`), with any part replaced by a shipped name or run folder. `engine`
         runs the replies (`Responder.prepare_inference`: auto, llama.cpp or transformers); `dtype` is the
         transformers engine's precision (float32, or bfloat16: faster where the CPU has AVX512-BF16).
         `mechanisms`: the communication-mechanism classifier (None: none); `knowledge`: a knowledge source
-        (`models.knowledge.knowledge_source`; retrieval reads the data root), None for none."""
+        (`models.knowledge.knowledge_source`; retrieval reads the data root), None for none. `risk_screen`,
+        `reply_screen`: the learned safety screens (None: rules only; see `pipeline/safety.py`)."""
         if name != "default":
             raise ModelError(f"unknown pipeline {name!r}; the shipped one is 'default'")
         model = load_model(responder)
@@ -143,7 +154,11 @@ class EmpathyPipeline:
             else None
         )
         pipeline = cls(
-            Analyzer(emotion, cause_words, cause_turns), model, mechanisms=classifier, knowledge=source
+            Analyzer(emotion, cause_words, cause_turns),
+            model,
+            SafetyPolicy.from_pretrained(risk_screen, reply_screen),
+            mechanisms=classifier,
+            knowledge=source,
         )
         pipeline.engine = model.prepare_inference(engine, dtype)
         return pipeline
@@ -159,12 +174,25 @@ class EmpathyPipeline:
     def batch(self, dialogues: Sequence[Sequence[Turn]]) -> list[Response]:
         """Analyse each dialogue, then generate the replies of all non-crisis dialogues in one batch."""
         analyses = [self.analyzer.analyze(turns) for turns in dialogues]
-        responses = [Response(a, self.safety.crisis_reply, dict(a.seconds)) for a in analyses]
+        start = time.perf_counter()
+        risks = self.safety.risk.assess(
+            [turns[: a.target_turn + 1] for turns, a in zip(dialogues, analyses, strict=True)]
+        )
+        screen_seconds = (time.perf_counter() - start) / max(len(dialogues), 1)
+        responses = []
         to_generate = []
-        for turns, response in zip(dialogues, responses, strict=True):
-            response.crisis = self.safety.crisis.flags(turns[response.analysis.target_turn].text)
-            if not response.crisis:
+        for turns, analysis, risk in zip(dialogues, analyses, risks, strict=True):
+            response = Response(
+                analysis, self.safety.crisis_reply, {**analysis.seconds, "risk_screen": screen_seconds}
+            )
+            response.risk = risk
+            if risk.level == "crisis":
+                response.crisis = risk.categories
+            elif risk.level == "concern":
+                response.concern, response.reply = risk.categories, self.safety.concern_reply
+            else:
                 to_generate.append((turns, response))
+            responses.append(response)
         start = time.perf_counter()
         inputs = [self.response_input(turns, response.analysis) for turns, response in to_generate]
         replies = (
@@ -173,11 +201,15 @@ class EmpathyPipeline:
             else []
         )
         per_reply = (time.perf_counter() - start) / max(len(inputs), 1)
-        for (_, response), (reply, finish) in zip(to_generate, replies, strict=True):
+        start = time.perf_counter()
+        flags = self.safety.output.flags([reply for reply, _ in replies])
+        output_seconds = (time.perf_counter() - start) / max(len(replies), 1)
+        for (_, response), (reply, finish), flagged in zip(to_generate, replies, flags, strict=True):
             response.seconds["reply"] = per_reply
+            response.seconds["output_screen"] = output_seconds
             response.finish_reason = finish
-            response.blocked = self.safety.output.flags(reply) or ([] if reply.strip() else ["empty"])
-            response.reply = self.safety.safe_reply if response.blocked else reply
+            response.blocked = flagged
+            response.reply = self.safety.safe_reply if flagged else reply
         generated = [(turns, r) for turns, r in to_generate if not r.blocked]
         if generated:
             self._describe(generated)

@@ -20,9 +20,7 @@ _KEEP_CONTROL = {"\n", "\t", "\r"}
 
 def clean_text(text: str) -> str:
     """`text` without invisible format characters (Unicode Cf) and controls (Cc) other than tab and newlines."""
-    return "".join(
-        ch for ch in text if ch in _KEEP_CONTROL or unicodedata.category(ch) not in ("Cf", "Cc")
-    )
+    return "".join(ch for ch in text if ch in _KEEP_CONTROL or unicodedata.category(ch) not in ("Cf", "Cc"))
 
 
 # Letters of other scripts drawn like Latin ones (Unicode's confusables, the ones seen in evasions).
@@ -64,12 +62,16 @@ _ABBREVIATIONS = [
 ]
 
 
-def _unconfuse(word: str) -> str:
-    """Map look-alike letters only inside words that mix them with Latin letters or consist of them alone."""
+def _has_latin(text: str) -> bool:
+    return any("a" <= ch <= "z" for ch in text)
+
+
+def _unconfuse(word: str, latin_text: bool) -> str:
+    """Map look-alike letters inside words that mix them with Latin letters, or that consist of them alone in a
+    text written in Latin letters (a Russian "как" in Russian text stays as it is)."""
     mapped = word.translate(_CONFUSABLES)
-    has_latin = any("a" <= ch <= "z" for ch in word)
     all_confusable = all(not ch.isalpha() or "a" <= m <= "z" for ch, m in zip(word, mapped, strict=True))
-    return mapped if has_latin or all_confusable else word
+    return mapped if _has_latin(word) or (latin_text and all_confusable) else word
 
 
 def _unleet(word: str) -> str:
@@ -86,7 +88,8 @@ def screening_form(text: str) -> str:
     # accents off: decompose and drop combining marks ("kíll" -> "kill")
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = text.casefold().replace("’", "'").replace("‘", "'")
-    words = [_unleet(_unconfuse(word)) for word in re.split(r"(\s+)", text)]
+    latin_text = _has_latin(text)
+    words = [_unleet(_unconfuse(word, latin_text)) for word in re.split(r"(\s+)", text)]
     text = "".join(words)
     text = _SPREAD.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
     text = _HELD.sub(r"\1", text)

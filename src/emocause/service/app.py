@@ -89,8 +89,12 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=4096, strict=True, description="Reply tokens at most.")
     max_completion_tokens: int | None = Field(None, ge=1, le=4096, strict=True, description="As max_tokens.")
     n: int = Field(1, ge=1, le=1, strict=True, description="One reply per request.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Validated, not used: decoding is the server's.")
-    top_p: float | None = Field(None, ge=0, le=1, description="Validated, not used: decoding is the server's.")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Validated, not used: decoding is the server's."
+    )
+    top_p: float | None = Field(
+        None, ge=0, le=1, description="Validated, not used: decoding is the server's."
+    )
 
 
 class Overloaded(Exception):
@@ -223,7 +227,9 @@ _ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 429: "rate_
                 503: "overloaded_error", 504: "timeout_error"}  # fmt: skip
 
 
-def error_body(status: int, message: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     """OpenAI's error object, which its SDKs show; the same on every route."""
     kind = _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
@@ -281,9 +287,13 @@ class _Guard:
         if not self.any_host and hostname not in self.config.allowed_hosts:
             return _error(400, f"host {hostname!r} is not served here", "host_not_allowed")
         if self.config.api_key and scope["path"].startswith("/v1/"):
-            given = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
+            given = (
+                headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
+            )
             if not hmac.compare_digest(given.encode(), self.config.api_key.encode()):
-                return _error(401, "a valid API key is required: Authorization: Bearer KEY", "invalid_api_key")
+                return _error(
+                    401, "a valid API key is required: Authorization: Bearer KEY", "invalid_api_key"
+                )
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.config.max_body_bytes):
             return _error(413, f"request body over {self.config.max_body_bytes} bytes", "body_too_large")
@@ -301,7 +311,9 @@ class _Guard:
             try:
                 message = await asyncio.wait_for(receive(), self.config.body_timeout_s)
             except TimeoutError:
-                raise HTTPException(408, f"the request body stalled for {self.config.body_timeout_s} s") from None
+                raise HTTPException(
+                    408, f"the request body stalled for {self.config.body_timeout_s} s"
+                ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
@@ -480,7 +492,9 @@ def chat_turns(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             )
         content = message.content
         if isinstance(content, list):
-            parts = [p.get("text") if isinstance(p, dict) and p.get("type") == "text" else None for p in content]
+            parts = [
+                p.get("text") if isinstance(p, dict) and p.get("type") == "text" else None for p in content
+            ]
             if any(not isinstance(p, str) for p in parts):
                 raise EmocauseError(f"messages[{i}].content: only text parts are supported")
             content = "\n".join(str(p) for p in parts)

@@ -17,6 +17,7 @@ from emocause.training.generation import ResponderRecipe, train_responder
 from emocause.training.loop import FitResult
 from emocause.training.mechanisms import MechanismRecipe, train_mechanisms
 from emocause.training.scratch import GENERATORS, TRAINERS
+from emocause.training.screen import ScreenRecipe, train_screen
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ RECIPES: dict[str, Recipe] = {
     ),
     "responder": Recipe(
         ResponderRecipe, train_responder, "empathetic reply generator: CAER, ECG, ablations, plain fine-tune"
+    ),
+    "screen": Recipe(
+        ScreenRecipe, train_screen, "safety screen: risk of the user's messages, or unsafe replies (written sets)"
     ),
     **{name: Recipe(config, TRAINERS[name], summary) for name, (config, _, summary) in GENERATORS.items()},
 }

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from emocause.data.schema import Turn
-from emocause.pipeline.safety import PatternScreen
+from emocause.resources.safety_patterns import PatternScreen
 
 EMOTION_CONTEXT_TURNS = 4
 
@@ -38,11 +38,12 @@ class ToxicityScorer(Protocol):
 
 @dataclass
 class PatternToxicity:
-    name: str = "patterns:resources/safety.yaml#output.toxic"
+    name: str = "patterns:resources/safety.yaml#output (insult, harm_encouragement, dismissive_cruel)"
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         screen = PatternScreen("output")
-        return [1.0 if "toxic" in screen.flags(text) else 0.0 for text in texts]
+        toxic = {"insult", "harm_encouragement", "dismissive_cruel"}
+        return [1.0 if toxic & set(screen.flags(text)) else 0.0 for text in texts]
 
 
 class ClassifierToxicity:
