@@ -36,6 +36,8 @@ from emocause.resources.safety_patterns import PatternScreen
         ("su1c1d3 is all i think about", "suicide is all i think about"),
         ("i want to k i l l myself", "i want to kill myself"),  # spread letters
         ("s.u.i.c.i.d.e", "suicide"),
+        ("k 1 l l myself tonight", "kill myself tonight"),  # spread letters with leetspeak
+        ("w4nt t0 d13", "want to die"),  # leetspeak in short words
         ("I want to kill my self", "i want to kill myself"),  # split word
         ("I want to ki\u200bll myself", "i want to kill myself"),  # zero-width space
         ("I want to kil\u00adl myself", "i want to kill myself"),  # soft hyphen

@@ -19,11 +19,17 @@ pytestmark = pytest.mark.slow
 
 
 def test_defaults_are_shipped_small_and_safetensors() -> None:
-    assert {"emotion-ed", "ece", "cee", "empathy-cause", "caer", "risk-screen", "reply-screen"} <= set(shipped_models())
+    assert {"emotion-ed", "ece", "cee", "empathy-cause", "caer", "risk-screen", "reply-screen"} <= set(
+        shipped_models()
+    )
     for name in shipped_models():
         folder: Path = pretrained_folder() / name
         # a model card (README.md) beside the weights where the ship step writes one
-        assert {"model.json", WEIGHTS} <= {p.name for p in folder.iterdir()} <= {"model.json", WEIGHTS, "README.md"}
+        assert (
+            {"model.json", WEIGHTS}
+            <= {p.name for p in folder.iterdir()}
+            <= {"model.json", WEIGHTS, "README.md"}
+        )
         assert (folder / WEIGHTS).stat().st_size < 8_000_000
 
 

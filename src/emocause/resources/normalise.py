@@ -39,7 +39,7 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _LEET_WORD = re.compile(r"[a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*")
 _UNIT = re.compile(r"\d+[a-z]{0,3}")  # 50mg, 10pm, 3rd: numbers, not leetspeak
 _TRAILING = re.compile(r"[.,!?;:)\]\"']+$")
-_SPREAD = re.compile(r"\b(?:[a-z][ .\-_*]{1,2}){2,}[a-z]\b")
+_SPREAD = re.compile(r"(?<![\w@$])(?:[a-z0-9@$][ .\-_*]{1,2}){2,}[a-z0-9@$](?![\w@$])")
 _HELD = re.compile(r"([a-z])\1{2,}")
 _SPLIT_SELF = re.compile(r"\b(my|your|him|her|them|our)\s+(self|selves)\b")
 _ABBREVIATIONS = [
@@ -77,7 +77,12 @@ def _unconfuse(word: str, latin_text: bool) -> str:
 def _unleet(word: str) -> str:
     trailing = _TRAILING.search(word)
     core, tail = (word[: trailing.start()], trailing.group(0)) if trailing else (word, "")
-    if _UNIT.fullmatch(core) or sum(ch.isalpha() for ch in core) < 2 or not _LEET_WORD.fullmatch(core):
+    if (
+        _UNIT.fullmatch(core)
+        or len(core) < 2
+        or not any(ch.isalpha() for ch in core)
+        or not _LEET_WORD.fullmatch(core)
+    ):
         return word
     return core.translate(_LEET) + tail
 
@@ -89,9 +94,9 @@ def screening_form(text: str) -> str:
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = text.casefold().replace("’", "'").replace("‘", "'")
     latin_text = _has_latin(text)
-    words = [_unleet(_unconfuse(word, latin_text)) for word in re.split(r"(\s+)", text)]
-    text = "".join(words)
-    text = _SPREAD.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    text = "".join(_unconfuse(word, latin_text) for word in re.split(r"(\s+)", text))
+    text = _SPREAD.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)  # letters spread out, first
+    text = "".join(_unleet(word) for word in re.split(r"(\s+)", text))
     text = _HELD.sub(r"\1", text)
     text = _SPLIT_SELF.sub(r"\1\2", text)
     for pattern, replacement in _ABBREVIATIONS:

@@ -44,7 +44,12 @@ from emocause.training.loop import FitResult, TrainConfig, fit
 
 SUPPLEMENT_KIND = "ed_supplement"
 KINDS = {
-    "risk": (("risk-train.jsonl", "risk-train-2.jsonl", "risk-train-3.jsonl"), RISK_LEVELS, RISK_CATEGORIES, "crisis"),
+    "risk": (
+        ("risk-train.jsonl", "risk-train-2.jsonl", "risk-train-3.jsonl"),
+        RISK_LEVELS,
+        RISK_CATEGORIES,
+        "crisis",
+    ),
     "reply": (("replies-train.jsonl", "replies-train-2.jsonl"), REPLY_LEVELS, REPLY_CATEGORIES, "output"),
 }
 
