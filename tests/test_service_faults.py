@@ -261,13 +261,16 @@ def test_a_stalled_body_gets_408() -> None:
 def test_a_stuck_worker_shows_in_healthz_and_new_requests_are_refused() -> None:
     scripted = ScriptedPipeline()
     scripted.gate.clear()
-    with running_server(create_app(scripted, ServiceConfig(stuck_after_s=0.5))) as url:  # type: ignore[arg-type]
+    stuck_calls: list[float] = []
+    app = create_app(scripted, ServiceConfig(stuck_after_s=0.5), on_stuck=stuck_calls.append)  # type: ignore[arg-type]
+    with running_server(app) as url:
         threading.Thread(target=_post, args=(url, "/v1/respond", {"dialogue": "x"}), daemon=True).start()
         time.sleep(1.2)
         status, health = _get(url, "/healthz")
         assert status == 503 and health["status"] == "stuck" and health["busy_seconds"] > 0.5
         status, body, headers = _post(url, "/v1/respond", {"dialogue": "y"})
         assert status == 503 and "busy" in body["error"]["message"] and "retry-after" in headers
+        assert len(stuck_calls) == 1 and stuck_calls[0] > 0.5, "the supervisor hook is called once"
         scripted.gate.set()
         time.sleep(0.3)
         assert _get(url, "/healthz")[0] == 200

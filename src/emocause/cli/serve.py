@@ -43,9 +43,15 @@ def serve(
             help="Require `Authorization: Bearer KEY` on /v1/*; needed to listen beyond localhost.",
         ),
     ] = None,
+    exit_when_stuck: Annotated[
+        bool,
+        typer.Option(help="Exit (status 70) when the model worker is stuck, for a supervisor to restart."),
+    ] = False,
     allowed_host: Annotated[
         list[str] | None,
-        typer.Option(help="Host header values accepted besides localhost and --host (repeatable; '*' for any)."),
+        typer.Option(
+            help="Host header values accepted besides localhost and --host (repeatable; '*' for any)."
+        ),
     ] = None,
     dtype: Dtype = "float32",
     engine: Engine = "auto",
@@ -92,11 +98,23 @@ def serve(
                 responder, cause_turns_model, dtype, engine, mechanisms_model, knowledge, data_root
             ),
             config,
+            on_stuck=_exit_stuck if exit_when_stuck else None,
         ),
         host=host,
         port=port,
         timeout_graceful_shutdown=10,  # requests are bounded; a stop never waits on a stuck client
     )
+
+
+def _exit_stuck(seconds: float) -> None:
+    import os
+    import sys
+
+    print(
+        f"emocause serve: the model worker has been stuck for {seconds:.0f} s; exiting for a restart",
+        file=sys.stderr,
+    )
+    os._exit(70)  # the stuck thread would block a normal exit
 
 
 @app.command("chat")

@@ -329,7 +329,14 @@ _CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 4
 _ROUTES = ("/v1/respond", "/v1/analyze", "/v1/chat/completions", "/v1/models")
 
 
-def create_app(pipeline: EmpathyPipeline, config: ServiceConfig | None = None) -> FastAPI:
+def create_app(
+    pipeline: EmpathyPipeline,
+    config: ServiceConfig | None = None,
+    on_stuck: Callable[[float], None] | None = None,
+) -> FastAPI:
+    """The app. `on_stuck(seconds)` is called once when the worker is found stuck (checked every second): a
+    thread stuck in native code cannot be cancelled, so `emocause serve --exit-when-stuck` exits there and lets
+    its supervisor start a fresh process."""
     config = config or ServiceConfig()
     pipeline.responder.config.decoding.max_seconds = config.generation_timeout_s
     registry = CollectorRegistry()
@@ -348,10 +355,20 @@ def create_app(pipeline: EmpathyPipeline, config: ServiceConfig | None = None) -
             requests.labels(endpoint, str(status)).inc()
             latency.labels(endpoint).observe(seconds)
 
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            stuck = batcher.stuck_for()
+            if stuck and on_stuck is not None:
+                on_stuck(stuck)
+                return
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         batcher.start()
+        watchdog = asyncio.create_task(watch())
         yield
+        watchdog.cancel()
         await batcher.stop()
 
     app = FastAPI(
