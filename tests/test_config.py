@@ -82,6 +82,8 @@ def test_packaged_training_recipes_load() -> None:
         "empathy": "empathy_cause",
         "caer": "responder",
         "ecg": "responder",
+        "risk": "screen",
+        "reply": "screen",
         **{name: name for name in ("transformer", "multitrs", "moel", "ecore", "imagine", "mechanisms")},
     }
     packaged = sorted(Path(str(files("emocause") / "configs")).glob("*.yaml"))

@@ -386,8 +386,13 @@ def test_dialogue_input_errors(tmp_path: Path) -> None:
     from emocause.pipeline.dialogue_input import parse_dialogue, read_dialogue_file
 
     assert [t.role for t in parse_dialogue(["a", "b", "c"])] == ["speaker", "listener", "speaker"]
-    assert parse_dialogue({"turns": [{"role": "listener", "text": " hi "}]})[0].text == "hi"
-    for bad, message in (([], "no turns"), ([""], "without text"), ([{"role": "bot", "text": "x"}], "role"),
+    assert (
+        parse_dialogue({"turns": [{"role": "speaker", "text": "x"}, {"role": "listener", "text": " hi "}]})[
+            1
+        ].text
+        == "hi"
+    )
+    for bad, message in (([], "no turns"), ([""], "without visible text"), ([{"role": "listener", "text": "x"}], "no speaker"), ([{"role": "bot", "text": "x"}], "role"),
                          ([3], "int where a turn"), ({"messages": []}, "without 'turns'"), (["x"] * 65, "65 turns")):  # fmt: skip
         with pytest.raises(DataError, match=message):
             parse_dialogue(bad)

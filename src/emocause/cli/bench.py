@@ -314,9 +314,15 @@ def safety(
     data_root: DataRoot = None,
 ) -> None:
     """The safety screens on the held-out safety sets, real ED text and our own replies; rules alone and with the
-    learned screens (see emocause.bench.safety)."""
-    from emocause.bench.safety import latency_rows, read_generated, real_text_rows, reply_rows, risk_rows
+    learned screens (see emocause.pipeline.safety_benchmark)."""
     from emocause.pipeline.safety import SafetyPolicy
+    from emocause.pipeline.safety_benchmark import (
+        latency_rows,
+        read_generated,
+        real_text_rows,
+        reply_rows,
+        risk_rows,
+    )
 
     if not generated.is_file():
         _generate_replies(generated, n_generated, engine, data_root)

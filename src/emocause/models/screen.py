@@ -34,6 +34,9 @@ class ScreenConfig:
     dropout: float = 0.1
     flag_threshold: float = 0.5
     top_threshold: float = 0.5
+    check_threshold: float | None = None
+    """With three or more levels: a text flagged with at least this probability but under `flag_threshold` gets
+    the middle level (concern: a check-in), so uncertain risk is asked about rather than let through."""
 
 
 @dataclass
@@ -111,8 +114,10 @@ class ScreenClassifier(TrainedModel):
             flag = float(1 - level_row[0])
             top = float(level_row[-1])
             # flagged first; the severe level is then told apart among flagged texts, as it was calibrated
+            check = self.config.check_threshold
             if flag < self.config.flag_threshold:
-                level = self.config.levels[0]
+                uncertain = check is not None and flag >= check and len(level_row) > 2
+                level = self.config.levels[1] if uncertain else self.config.levels[0]
             elif top >= self.config.top_threshold or len(level_row) == 2:
                 level = self.config.levels[-1]
             else:

@@ -63,6 +63,9 @@ class ScreenRecipe:
     supplement: int = 1500
     """Harmless EmpatheticDialogues texts added to training (0: none)."""
     max_dev_false_positive_rate: float = 0.02
+    max_dev_check_false_positive_rate: float = 0.0
+    """Risk screen: the share of development look-alikes that may get the check-in (concern) reply; above 0 sets
+    `check_threshold`, so texts the classifier is unsure of are asked about rather than let through."""
     encoder: EncoderConfig = field(
         default_factory=lambda: EncoderConfig(max_length=96, lora_r=8, lora_alpha=16)
     )
@@ -152,10 +155,23 @@ class Calibration:
     dev_top_accuracy: float
     n_dev_flagged: int
     n_dev_harmless: int
+    check_threshold: float | None = None
+    dev_check_recall: float | None = None
+    """Share of risky development texts that get a safety reply of either level."""
+    dev_check_false_positive_rate: float | None = None
+
+
+def _threshold_for(harmless: list[float], rate: float) -> float:
+    """The lowest threshold at which at most `rate` of the (sorted) harmless scores reach it."""
+    allowed = int(rate * len(harmless))
+    return min(0.99, max(0.05, harmless[-(allowed + 1)] + 1e-6)) if harmless else 0.5
 
 
 def calibrate(
-    model: ScreenClassifier, dev: Sequence[ScreenExample], max_false_positive_rate: float
+    model: ScreenClassifier,
+    dev: Sequence[ScreenExample],
+    max_false_positive_rate: float,
+    max_check_rate: float = 0.0,
 ) -> Calibration:
     """Thresholds on the development families (see the module's description)."""
     levels, _ = model.probabilities([" ".join(x.turns) for x in dev])
@@ -163,9 +179,7 @@ def calibrate(
     top = levels[:, -1].tolist()
     harmless = sorted(f for f, x in zip(flag, dev, strict=True) if x.level == model.config.levels[0])
     risky = [(f, t, x) for f, t, x in zip(flag, top, dev, strict=True) if x.level != model.config.levels[0]]
-    allowed = int(max_false_positive_rate * len(harmless))
-    # lowest threshold flagging at most `allowed` harmless texts: just above the (allowed+1)-th highest score
-    flag_threshold = min(0.99, max(0.05, harmless[-(allowed + 1)] + 1e-6)) if harmless else 0.5
+    flag_threshold = _threshold_for(harmless, max_false_positive_rate)
     flagged = [(t, x) for f, t, x in risky if f >= flag_threshold]
     candidates = [i / 100 for i in range(5, 96)]
     severe = model.config.levels[-1]
@@ -174,7 +188,7 @@ def calibrate(
         return sum((t >= threshold) == (x.level == severe) for t, x in flagged) / max(len(flagged), 1)
 
     top_threshold = max(candidates, key=lambda c: (top_accuracy(c), -abs(c - 0.5)))
-    return Calibration(
+    calibration = Calibration(
         flag_threshold,
         top_threshold,
         len(flagged) / max(len(risky), 1),
@@ -183,6 +197,12 @@ def calibrate(
         len(risky),
         len(harmless),
     )
+    if max_check_rate > 0 and len(model.config.levels) > 2:
+        check = min(_threshold_for(harmless, max_check_rate), flag_threshold)
+        calibration.check_threshold = check
+        calibration.dev_check_recall = sum(f >= check for f, _, _ in risky) / max(len(risky), 1)
+        calibration.dev_check_false_positive_rate = sum(f >= check for f in harmless) / max(len(harmless), 1)
+    return calibration
 
 
 def screen_examples(
@@ -212,11 +232,26 @@ def train_screen(
     _, levels, categories, _ = KINDS[recipe.kind]
     model = ScreenClassifier(ScreenConfig(list(levels), list(categories), recipe.encoder, recipe.dropout))
     result = fit(ScreenTask(model, train), train, dev, recipe.train, run_dir, resume=resume)
-    best = ScreenClassifier.load(result.best_folder)
-    calibration = calibrate(best, dev, recipe.max_dev_false_positive_rate)
+    calibrate_run(recipe, run_dir, result.best_folder, train, dev)
+    return result
+
+
+def calibrate_run(
+    recipe: ScreenRecipe,
+    run_dir: Path,
+    best_folder: Path,
+    train: Sequence[ScreenExample],
+    dev: Sequence[ScreenExample],
+) -> Calibration:
+    """Choose the thresholds of the run's best model on `dev` and write them into its card, with a model card."""
+    best = ScreenClassifier.load(best_folder)
+    calibration = calibrate(
+        best, dev, recipe.max_dev_false_positive_rate, recipe.max_dev_check_false_positive_rate
+    )
     best.config.flag_threshold = calibration.flag_threshold
     best.config.top_threshold = calibration.top_threshold
-    card_path = result.best_folder / MODEL_CARD
+    best.config.check_threshold = calibration.check_threshold
+    card_path = best_folder / MODEL_CARD
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["config"] = asdict(best.config)
     card["calibration"] = asdict(calibration)
@@ -224,10 +259,20 @@ def train_screen(
     (run_dir / "calibration.json").write_text(
         json.dumps(asdict(calibration), indent=2) + "\n", encoding="utf-8"
     )
-    (result.best_folder / "README.md").write_text(
+    (best_folder / "README.md").write_text(
         model_card(recipe, best.config, calibration, len(train)), encoding="utf-8"
     )
-    return result
+    return calibration
+
+
+def _check_line(calibration: Calibration) -> str:
+    if calibration.check_threshold is None:
+        return ""
+    return (
+        f"- check-in threshold {calibration.check_threshold:.3f}: below the flag threshold, texts from here get the "
+        f"concern check-in; with it {calibration.dev_check_recall:.1%} of risky development texts get a safety "
+        f"reply and {calibration.dev_check_false_positive_rate:.1%} of look-alikes get one (mostly the check-in).\n"
+    )
 
 
 def model_card(recipe: ScreenRecipe, config: ScreenConfig, calibration: Calibration, n_train: int) -> str:
@@ -258,6 +303,7 @@ English only, one message window at a time, and knows nothing of the person beyo
   development texts flagged, {calibration.dev_false_positive_rate:.1%} of {calibration.n_dev_harmless} harmless
   look-alikes flagged (target at most {recipe.max_dev_false_positive_rate:.0%}).
 - severe-level threshold {config.top_threshold:.2f} ({calibration.dev_top_accuracy:.1%} of flagged texts at the right level).
+{_check_line(calibration)}
 
 ## Measured limits
 On held-out sets written by another author, with the rules, in `benchmarks/results/safety.json`
