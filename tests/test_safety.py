@@ -80,7 +80,13 @@ RULE_CRISES = {
         "i wanna unalive myself",
         "I'm suicidal.",
     ],
-    "self_harm": ["I started cutting myself again.", "did sh again last night", "I took an overdose."],
+    "self_harm": [
+        "I started cutting myself again.",
+        "did sh again last night",
+        "I took an overdose.",
+        "I scratched myself until it bled, on purpose.",
+        "I burnt myself with the iron again.",
+    ],
     "eating_disorder": ["I make myself throw up after every meal."],
     "abuse": ["My husband hits me when he's drunk.", "My partner threatens to hurt me if I see my friends."],
     "child_safety": ["My uncle touches my private parts when we're alone."],
@@ -95,6 +101,7 @@ RULE_LOOK_ALIKES = [
     "My dad hugs me every morning.",
     "We watched a documentary about domestic cats.",
     "He hits me up every weekend to play games.",
+    "I burnt myself on the oven tray.",
 ]
 
 
