@@ -9,15 +9,9 @@
 # 200 reference replies (perplexity) and generates 60 of them. Run on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-E=.venv/bin/emocause
+source scripts/lib.sh
 
-train() { # name config [overrides...]
-  local name=$1 config=$2; shift 2
-  [ -f "runs/$name/done" ] && return
-  local sets=(); for o in "$@"; do sets+=(--set "$o"); done
-  local resume=(); [ -d "runs/$name/checkpoint" ] && resume=(--resume)
-  $E train responder -c "$config" -o "runs/$name" "${sets[@]}" "${resume[@]}" && touch "runs/$name/done"
-}
+train() { train_run responder "$@"; }  # name config [overrides...]
 
 bench() { # results-name model dataset replies causes label
   [ -f "benchmarks/results/$1.json" ] && return

@@ -5,18 +5,9 @@
 # About 12 minutes of training on 2 CPU cores; `bench` generates 500 replies once (about 5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-E=.venv/bin/emocause
+source scripts/lib.sh
 
-train() { # name config [overrides...]
-  local name=$1 config=$2; shift 2
-  [ -f "runs/$name/done" ] && return
-  local sets=(); for o in "$@"; do sets+=(--set "$o"); done
-  local resume=(); [ -d "runs/$name/checkpoint" ] && resume=(--resume)
-  $E train screen -c "$config" -o "runs/$name" "${sets[@]}" "${resume[@]}" && touch "runs/$name/done"
-}
-
-
-
+train() { train_run screen "$@"; }  # name config [overrides...]
 
 stages=("$@"); [ ${#stages[@]} -eq 0 ] && stages=(risk reply bench ship)
 for stage in "${stages[@]}"; do

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from ecdd_script import serving
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
 
 from emocause.models.resolver import DEFAULT_LM, resolve_causal_lm_path
@@ -56,30 +54,11 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {arch: _tiny_folder(root, arch) for arch in ("llama", "gpt2")}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_server(app: Any) -> Iterator[str]:
     """`app` on a real uvicorn server on localhost, for the block's duration; yields its base URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serving(app) as url:
+        yield url.removesuffix("/v1")
 
 
 @pytest.fixture(scope="session")

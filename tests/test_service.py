@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, running_server
+from conftest import running_server
+from ecdd_script import free_port
 
 from emocause.models.knowledge import KnowledgeEntry, RetrievalKnowledge
 from emocause.pipeline.respond import EmpathyPipeline

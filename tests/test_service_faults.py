@@ -21,7 +21,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import free_port, running_server
+from conftest import running_server
+from ecdd_script import free_port
 
 from emocause.data.schema import Turn
 from emocause.models.lm import DecodingConfig
