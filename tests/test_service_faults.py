@@ -345,6 +345,10 @@ def test_api_key_and_host_allow_list() -> None:
         assert _get(url, "/healthz")[0] == 200  # liveness stays open to the orchestrator
         status, body = _get(url, "/healthz", headers={"Host": "attacker.example"})
         assert status == 400 and body["error"]["code"] == "host_not_allowed"
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as raw:  # HTTP/1.0, no Host header
+            raw.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            assert raw.recv(4096).startswith(b"HTTP/1.1 200")
 
 
 def test_serve_refuses_to_listen_beyond_localhost_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:

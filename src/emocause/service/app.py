@@ -284,7 +284,8 @@ class _Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         hostname = host[: host.rindex("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
-        if not self.any_host and hostname not in self.config.allowed_hosts:
+        # browsers always send Host; a client without one (HTTP/1.0 probes) cannot be a rebinding page
+        if hostname and not self.any_host and hostname not in self.config.allowed_hosts:
             return _error(400, f"host {hostname!r} is not served here", "host_not_allowed")
         if self.config.api_key and scope["path"].startswith("/v1/"):
             given = (
