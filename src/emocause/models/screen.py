@@ -3,9 +3,10 @@ it, and two linear heads give a level (for the risk screen none / concern / cris
 unsafe) and a category (suicide, self-harm, ...; insult, claim to be human, ...).
 
 The first level is the harmless one. `flag_threshold` is the probability of "not the first level" at which a
-text is flagged, and `top_threshold` the probability of the last level (crisis, unsafe) at which it is flagged at
-that level among flagged texts; both are chosen on the development families after training (`training/screen.py`), so a shipped
-screen states the operating point it was tuned to.
+text is flagged; among flagged texts, `top_threshold` is the probability of the last level (crisis, unsafe) from
+which a text gets that level; `check_threshold`, below the flag threshold, gives uncertain texts the middle level
+(concern). All are chosen on the development families after training (`training/screen.py`), so a shipped screen
+states the operating point it was tuned to.
 """
 
 from __future__ import annotations
