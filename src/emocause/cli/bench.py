@@ -260,7 +260,8 @@ def load_test(
     cause_turns_model: CauseTurns = "cee",
     port: Annotated[int, typer.Option(help="Local port for the server under test.")] = 8765,
     faults: Annotated[
-        bool, typer.Option(help="Clean, fault-mixed and 2x overload phases (errors, hangs, p95 ratio, shed rate).")
+        bool,
+        typer.Option(help="Clean, fault-mixed and 2x overload phases (errors, hangs, p95 ratio, shed rate)."),
     ] = False,
     dtype: Dtype = "float32",
     engine: Engine = "auto",
@@ -302,13 +303,30 @@ def safety(
     results: Annotated[
         str, typer.Option("--results", help="Write rows to <bench-dir>/results/NAME.json.")
     ] = "safety",
-    risk_screen: Annotated[str, typer.Option(help="Risk screen: shipped name or run folder.")] = "risk-screen",
-    reply_screen: Annotated[str, typer.Option(help="Reply screen: shipped name or run folder.")] = "reply-screen",
+    risk_screen: Annotated[
+        str, typer.Option(help="Risk screen: shipped name or run folder.")
+    ] = "risk-screen",
+    reply_screen: Annotated[
+        str, typer.Option(help="Reply screen: shipped name or run folder.")
+    ] = "reply-screen",
     generated: Annotated[
-        Path, typer.Option(help="Our replies to ED test openings (JSON lines with 'reply'); made when missing.")
+        Path,
+        typer.Option(help="Our replies to ED test openings (JSON lines with 'reply'); made when missing."),
     ] = Path("benchmarks/results/safety-generated-replies.jsonl"),
     n_generated: Annotated[int, typer.Option(help="Replies to generate when the file is missing.")] = 500,
-    real_text: Annotated[int, typer.Option(help="ED test openings the risk screen reads (flag rate).")] = 1000,
+    real_text: Annotated[
+        int, typer.Option(help="ED test openings the risk screen reads (flag rate).")
+    ] = 1000,
+    screens_label: Annotated[
+        str | None, typer.Option(help="Name of the learned screens in the rows (default: their names).")
+    ] = None,
+    risk_test: Annotated[
+        str, typer.Option(help="Held-out risk messages (packaged name or path).")
+    ] = "risk-test.jsonl",
+    evasion_test: Annotated[str, typer.Option(help="Evasions; empty for none.")] = "evasion-test.jsonl",
+    replies_test: Annotated[
+        str, typer.Option(help="Held-out replies (packaged name or path).")
+    ] = "replies-test.jsonl",
     engine: Engine = "auto",
     bench_dir: BenchDir = Path("benchmarks"),
     data_root: DataRoot = None,
@@ -331,10 +349,14 @@ def safety(
     rows: list[ResultRow] = []
     for label, policy in (
         ("rules", SafetyPolicy.from_pretrained(None, None)),
-        (f"rules + {risk_screen} / {reply_screen}", SafetyPolicy.from_pretrained(risk_screen, reply_screen)),
-    ):
-        for scored in (risk_rows(policy.risk, label), real_text_rows(policy.risk, label, data_root, real_text),
-                       reply_rows(policy.output, label, replies)):  # fmt: skip
+        (f"rules + {screens_label or f'{risk_screen} / {reply_screen}'}",
+         SafetyPolicy.from_pretrained(risk_screen, reply_screen)),
+    ):  # fmt: skip
+        scores = [risk_rows(policy.risk, label, risk_test, evasion_test or None),
+                  reply_rows(policy.output, label, replies, replies_test)]  # fmt: skip
+        if real_text:
+            scores.append(real_text_rows(policy.risk, label, data_root, real_text))
+        for scored in scores:
             rows += scored.rows
             details.append({"model": label, **scored.details})
         rows += latency_rows(policy, label)

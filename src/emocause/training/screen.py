@@ -45,12 +45,17 @@ from emocause.training.loop import FitResult, TrainConfig, fit
 SUPPLEMENT_KIND = "ed_supplement"
 KINDS = {
     "risk": (
-        ("risk-train.jsonl", "risk-train-2.jsonl", "risk-train-3.jsonl"),
+        ("risk-train.jsonl", "risk-train-2.jsonl", "risk-train-3.jsonl", "risk-train-4.jsonl"),
         RISK_LEVELS,
         RISK_CATEGORIES,
         "crisis",
     ),
-    "reply": (("replies-train.jsonl", "replies-train-2.jsonl"), REPLY_LEVELS, REPLY_CATEGORIES, "output"),
+    "reply": (
+        ("replies-train.jsonl", "replies-train-2.jsonl", "replies-train-3.jsonl"),
+        REPLY_LEVELS,
+        REPLY_CATEGORIES,
+        "output",
+    ),
 }
 
 
