@@ -22,7 +22,7 @@ import hmac
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
@@ -40,6 +40,7 @@ from emocause.data.schema import Turn
 from emocause.errors import EmocauseError
 from emocause.pipeline.dialogue_input import parse_dialogue
 from emocause.pipeline.respond import EmpathyPipeline
+from emocause.service.errors import openai_error
 
 Kind = Literal["respond", "analyze"]
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -223,30 +224,6 @@ class Batcher:
         ]
 
 
-_ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error",
-                503: "overloaded_error", 504: "timeout_error"}  # fmt: skip
-
-
-def error_body(
-    status: int, message: str, code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
-    """OpenAI's error object, which its SDKs show; the same on every route."""
-    kind = _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-def _error(
-    status: int,
-    message: str,
-    code: str | None = None,
-    param: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(
-        error_body(status, message, code, param), status_code=status, headers=dict(headers or {})
-    )
-
-
 class _Guard:
     """Outermost ASGI layer: Host allow-list, API key, streaming body limit and read timeout, metrics, and a JSON
     500 for any uncaught error (the connection stays usable)."""
@@ -277,7 +254,7 @@ class _Guard:
                 await self.app(scope, self._limited(receive), send_tracked)
             except Exception:  # noqa: BLE001 -- a bug in one request must not close the connection of the next
                 if not status["started"]:
-                    await _error(500, "internal error", "internal_error")(scope, receive, send_tracked)
+                    await openai_error(500, "internal error", "internal_error")(scope, receive, send_tracked)
         self.observe(scope["path"], int(status["code"]), time.perf_counter() - start)
 
     def _refusal(self, scope: Scope) -> JSONResponse | None:
@@ -286,18 +263,20 @@ class _Guard:
         hostname = host[: host.rindex("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
         # browsers always send Host; a client without one (HTTP/1.0 probes) cannot be a rebinding page
         if hostname and not self.any_host and hostname not in self.config.allowed_hosts:
-            return _error(400, f"host {hostname!r} is not served here", "host_not_allowed")
+            return openai_error(400, f"host {hostname!r} is not served here", "host_not_allowed")
         if self.config.api_key and scope["path"].startswith("/v1/"):
             given = (
                 headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
             )
             if not hmac.compare_digest(given.encode(), self.config.api_key.encode()):
-                return _error(
+                return openai_error(
                     401, "a valid API key is required: Authorization: Bearer KEY", "invalid_api_key"
                 )
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.config.max_body_bytes):
-            return _error(413, f"request body over {self.config.max_body_bytes} bytes", "body_too_large")
+            return openai_error(
+                413, f"request body over {self.config.max_body_bytes} bytes", "body_too_large"
+            )
         return None
 
     def _limited(self, receive: Receive) -> Receive:
@@ -382,29 +361,31 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
         message = str(error.detail) if error.status_code != 400 else "the body could not be read as JSON"
-        return _error(error.status_code, message, _CODES.get(error.status_code), headers=error.headers)
+        return openai_error(error.status_code, message, _CODES.get(error.status_code), headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         if first.get("type") == "json_invalid":
-            return _error(400, "the body is not valid JSON", "invalid_json")
+            return openai_error(400, "the body is not valid JSON", "invalid_json")
         message = f"{where or 'body'}: {first.get('msg', 'invalid request')}"
-        return _error(422, message, "invalid_parameter", where or None)
+        return openai_error(422, message, "invalid_parameter", where or None)
 
     @app.exception_handler(EmocauseError)
     async def user_error(_: Request, error: EmocauseError) -> JSONResponse:
-        return _error(400, str(error), "invalid_request")
+        return openai_error(400, str(error), "invalid_request")
 
     @app.exception_handler(Overloaded)
     async def overloaded(_: Request, error: Overloaded) -> JSONResponse:
         headers = {"Retry-After": str(error.retry_after_s)}
-        return _error(503, f"{error}; retry after {error.retry_after_s} s", "overloaded", headers=headers)
+        return openai_error(
+            503, f"{error}; retry after {error.retry_after_s} s", "overloaded", headers=headers
+        )
 
     @app.exception_handler(Timeout)
     async def timeout(_: Request, error: Timeout) -> JSONResponse:
-        return _error(504, f"no answer within {config.request_timeout_s} s; try again", "timeout")
+        return openai_error(504, f"no answer within {config.request_timeout_s} s; try again", "timeout")
 
     async def run(request: Request, kind: Kind, turns: list[Turn]) -> Any:
         """The batcher's answer for this request; given up (and not computed) when its client leaves."""

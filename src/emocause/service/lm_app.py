@@ -3,7 +3,7 @@
 Unlike the empathy service it answers any prompt with the LM itself, so EC-DD (or any OpenAI client) can
 use a model on this machine over HTTP. Concurrent requests share generation passes through the backend's
 batcher. `POST /v1/chat/completions` (no streaming), `GET /v1/models`, `GET /healthz`; errors are OpenAI's
-`{"error": {"message", "type"}}` with a 4xx status.
+`{"error": {"message", "type", "param", "code"}}` (`service/errors.py`) with a 4xx status.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from emocause.errors import EmocauseError
 from emocause.models.chat import GenerationOptions, LocalChatBackend
+from emocause.service.errors import openai_error
 
 
 class LMMessage(BaseModel):
@@ -39,10 +40,6 @@ class LMChatRequest(BaseModel):
     stream: bool = False
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
-
-
 def create_lm_app(backend: LocalChatBackend, *, request_timeout_s: float = 300.0) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -57,25 +54,25 @@ def create_lm_app(backend: LocalChatBackend, *, request_timeout_s: float = 300.0
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
         if first.get("type") == "json_invalid":
-            return _error(400, "the body is not valid JSON")
+            return openai_error(400, "the body is not valid JSON")
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        return _error(400, f"{where or 'body'}: {first.get('msg', 'invalid request')}")
+        return openai_error(400, f"{where or 'body'}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(EmocauseError)
     async def user_error(_: Request, error: EmocauseError) -> JSONResponse:
-        return _error(400, str(error))
+        return openai_error(400, str(error))
 
     @app.post("/v1/chat/completions", summary="OpenAI-compatible chat completion by the local LM")
     async def chat_completions(body: LMChatRequest) -> Any:
         if body.stream:
-            return _error(400, "stream=true is not supported; ask without streaming")
+            return openai_error(400, "stream=true is not supported; ask without streaming")
         options = GenerationOptions(body.max_completion_tokens or body.max_tokens or 256, body.temperature,
                                     body.top_p)  # fmt: skip
         messages = [{"role": m.role, "content": m.content} for m in body.messages]
         try:
             completion = await asyncio.wait_for(backend.complete(messages, options), request_timeout_s)
         except TimeoutError:
-            return _error(504, f"no answer within {request_timeout_s} s", "timeout")
+            return openai_error(504, f"no answer within {request_timeout_s} s", "timeout")
         finish = "length" if completion.completion_tokens >= options.max_tokens else "stop"
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
