@@ -65,9 +65,12 @@ class RiskAssessment:
     probability: float = 0.0
     """The classifier's highest probability of any risk over the texts read (0 without a classifier)."""
 
-
-def _more_severe(a: str, b: str) -> str:
-    return a if RISK_LEVELS.index(a) >= RISK_LEVELS.index(b) else b
+    def add(self, level: str, categories: Sequence[str], source: str) -> None:
+        """A finding of one layer: the more severe level wins; categories and layers are kept once each."""
+        self.level = max(self.level, level, key=RISK_LEVELS.index)
+        self.categories += [c for c in categories if c not in self.categories]
+        if source not in self.sources:
+            self.sources.append(source)
 
 
 def _load_screen(name: str | Path | None) -> ScreenClassifier | None:
@@ -101,17 +104,13 @@ class RiskScreen:
             for text in group:
                 rule_categories = self.rules.flags(text)
                 if rule_categories:
-                    found.level = "crisis"
-                    found.categories += [c for c in rule_categories if c not in found.categories]
-                    found.sources += [] if "rules" in found.sources else ["rules"]
+                    found.add("crisis", rule_categories, "rules")
                 if self.classifier is None:
                     continue
                 score = next(scores)
                 found.probability = max(found.probability, score.flag_probability)
                 if score.level != "none":
-                    found.level = _more_severe(found.level, score.level)
-                    found.categories += [] if score.category in found.categories else [score.category]
-                    found.sources += [] if "classifier" in found.sources else ["classifier"]
+                    found.add(score.level, [score.category], "classifier")
             assessments.append(found)
         return assessments
 
